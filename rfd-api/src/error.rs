@@ -1,0 +1,65 @@
+//! The one mapping from domain errors to HTTP answers, with stable `error_code`s.
+
+use dropshot::{ClientErrorStatusCode, ErrorStatusCode, HttpError};
+use rfd_model::StoreError;
+
+/// Stable error codes clients may match on.
+pub mod codes {
+    /// The named resource does not exist (or the caller may not see it).
+    pub const NOT_FOUND: &str = "NotFound";
+    /// The request conflicts with existing state.
+    pub const CONFLICT: &str = "Conflict";
+    /// A dependency (the database) is unavailable; retry later.
+    pub const UNAVAILABLE: &str = "ServiceUnavailable";
+    /// An unexpected failure on our side.
+    pub const INTERNAL: &str = "Internal";
+    /// The request is malformed.
+    pub const BAD_REQUEST: &str = "BadRequest";
+}
+
+/// Converts a storage error into the answer a client should see. Internal details are
+/// logged, not returned.
+pub fn store_error(err: StoreError) -> HttpError {
+    match err {
+        StoreError::NotFound { entity } => HttpError::for_client_error(
+            Some(codes::NOT_FOUND.into()),
+            ClientErrorStatusCode::NOT_FOUND,
+            format!("{entity} not found"),
+        ),
+        StoreError::Conflict { constraint } => HttpError::for_client_error(
+            Some(codes::CONFLICT.into()),
+            ClientErrorStatusCode::CONFLICT,
+            format!("conflicts with an existing resource ({constraint})"),
+        ),
+        StoreError::Invalid { constraint } => HttpError::for_client_error(
+            Some(codes::BAD_REQUEST.into()),
+            ClientErrorStatusCode::BAD_REQUEST,
+            format!("invalid reference or value ({constraint})"),
+        ),
+        StoreError::Unavailable(reason) => {
+            tracing::warn!(error = %reason, "database unavailable");
+            unavailable("the database is unavailable; retry later")
+        }
+        other => {
+            tracing::error!(error = %other, "storage error");
+            HttpError {
+                status_code: ErrorStatusCode::INTERNAL_SERVER_ERROR,
+                error_code: Some(codes::INTERNAL.into()),
+                external_message: "internal error".into(),
+                internal_message: other.to_string(),
+                headers: None,
+            }
+        }
+    }
+}
+
+/// A 503 with a message for the client.
+pub fn unavailable(message: &str) -> HttpError {
+    HttpError {
+        status_code: ErrorStatusCode::SERVICE_UNAVAILABLE,
+        error_code: Some(codes::UNAVAILABLE.into()),
+        external_message: message.into(),
+        internal_message: message.into(),
+        headers: None,
+    }
+}

@@ -1,0 +1,9 @@
+//! `rfd-api`: the RFD platform's HTTP API.
+//!
+//! [`api`] is the contract (a Dropshot trait, from which the OpenAPI document is
+//! generated); [`server`] implements it; [`error`] maps domain errors to HTTP.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod server;

@@ -1,0 +1,68 @@
+//! The implementation of [`RfdApi`] and the server's life cycle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dropshot::{
+    ApiDescription, ConfigDropshot, HttpError, HttpResponseOk, HttpServer, RequestContext, ServerBuilder,
+};
+use rfd_model::Store;
+use secrecy::ExposeSecret;
+
+use crate::api::{Health, RfdApi, rfd_api_mod};
+use crate::config::ApiConfig;
+use crate::error::{store_error, unavailable};
+
+/// What every handler can reach.
+pub struct ApiContext {
+    /// The database.
+    pub store: Store,
+    /// The loaded configuration.
+    pub config: Arc<ApiConfig>,
+}
+
+/// The server-side implementation of the API trait.
+pub enum RfdApiImpl {}
+
+/// How long `/health` waits for the database before answering 503.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl RfdApi for RfdApiImpl {
+    type Context = ApiContext;
+
+    async fn health(rqctx: RequestContext<Self::Context>) -> Result<HttpResponseOk<Health>, HttpError> {
+        let ctx = rqctx.context();
+        match tokio::time::timeout(HEALTH_TIMEOUT, ctx.store.ping()).await {
+            Ok(Ok(())) => Ok(HttpResponseOk(Health { status: "ok".into(), database: "up".into() })),
+            Ok(Err(err)) => Err(store_error(err)),
+            Err(_elapsed) => Err(unavailable("the database did not answer in time")),
+        }
+    }
+}
+
+/// The API description with our implementation behind it.
+pub fn api_description() -> Result<ApiDescription<ApiContext>, anyhow::Error> {
+    rfd_api_mod::api_description::<RfdApiImpl>()
+        .map_err(|err| anyhow::anyhow!("invalid API description: {err}"))
+}
+
+/// Builds the context from configuration; connects lazily.
+pub fn context(config: ApiConfig) -> ApiContext {
+    let pool = rfd_model::db::pool(config.database_url.expose_secret(), &config.database);
+    ApiContext { store: Store::new(pool), config: Arc::new(config) }
+}
+
+/// Starts serving on the configured address (use port 0 in tests and read
+/// [`HttpServer::local_addr`]).
+pub fn start(ctx: ApiContext) -> Result<HttpServer<ApiContext>, anyhow::Error> {
+    let config = ConfigDropshot {
+        bind_address: ctx.config.api.address,
+        default_request_body_max_bytes: ctx.config.api.request_body_max_bytes,
+        ..Default::default()
+    };
+    let log = slog::Logger::root(tracing_slog::TracingSlogDrain, slog::o!("component" => "dropshot"));
+    ServerBuilder::new(api_description()?, ctx, log)
+        .config(config)
+        .start()
+        .map_err(|err| anyhow::anyhow!("cannot start the HTTP server: {err}"))
+}

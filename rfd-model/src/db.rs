@@ -1,0 +1,49 @@
+//! Connection pools.
+
+use std::time::Duration;
+
+use diesel::IntoSql;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize;
+
+use crate::error::StoreError;
+
+/// Pool settings; every field has a default so the section may be left out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    /// Most connections held open.
+    pub max_connections: u32,
+    /// How long to wait for a connection before reporting the database unavailable.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 16, connect_timeout_secs: 3 }
+    }
+}
+
+/// A pool of async PostgreSQL connections.
+pub type DbPool = Pool<AsyncPgConnection>;
+
+/// Builds a pool. It connects lazily, so a database that is down at start-up (or later)
+/// shows as [`StoreError::Unavailable`] on use and recovers by itself when it returns.
+pub fn pool(database_url: &str, settings: &PoolSettings) -> DbPool {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    Pool::builder()
+        .max_size(settings.max_connections.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
+        .test_on_check_out(true)
+        .build_unchecked(manager)
+}
+
+/// Checks that the database answers a trivial query through the pool.
+pub async fn ping(pool: &DbPool) -> Result<(), StoreError> {
+    let mut conn = pool.get().await?;
+    diesel::select(1.into_sql::<diesel::sql_types::Integer>()).execute(&mut conn).await?;
+    Ok(())
+}

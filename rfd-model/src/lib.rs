@@ -1,0 +1,19 @@
+//! The RFD platform's data layer.
+//!
+//! - [`types`]: domain types in the reference API's JSON shapes;
+//! - [`schema`] and [`migrations`]: the PostgreSQL schema and its embedded migrations;
+//! - [`db`] and [`store`]: connection pools and async storage;
+//! - [`config`]: configuration loading shared by the binaries.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod migrations;
+pub mod schema;
+pub mod store;
+pub mod types;
+
+pub use db::{DbPool, PoolSettings};
+pub use error::StoreError;
+pub use store::{ReadScope, RevisionRef, Store};
+pub use types::*;

@@ -1,0 +1,28 @@
+//! `rfd-processor`'s configuration: its view of the platform's TOML file.
+
+use std::path::Path;
+
+use rfd_model::PoolSettings;
+use rfd_model::config::{ConfigError, LogFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything `rfd-processor` reads from the config file (other sections are ignored).
+#[derive(Debug, Deserialize)]
+pub struct ProcessorConfig {
+    /// PostgreSQL URL; `DATABASE_URL` overrides it.
+    pub database_url: SecretString,
+    /// Connection pool settings.
+    #[serde(default)]
+    pub database: PoolSettings,
+    /// `pretty` (default) or `json`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+impl ProcessorConfig {
+    /// Loads the file at `path`, then environment overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        rfd_model::config::load(path)
+    }
+}

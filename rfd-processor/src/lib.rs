@@ -1,0 +1,4 @@
+//! `rfd-processor`: drains the job queue through the action pipeline and scans the
+//! source repository for anything a webhook missed.
+
+pub mod config;
