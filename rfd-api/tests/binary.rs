@@ -104,7 +104,8 @@ async fn serves_and_stops_cleanly_on_sigterm() {
         }
     });
     let address = loop {
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|err| panic!("no listen line: {err}"));
+        let line =
+            rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|err| panic!("no listen line: {err}"));
         let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
         if event["message"] == "rfd-api listening" {
             break event["address"].as_str().unwrap_or_default().to_string();

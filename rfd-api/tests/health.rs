@@ -55,8 +55,15 @@ async fn health_follows_the_database_without_a_restart() {
         .unwrap_or_else(|err| panic!("client: {err}"));
 
     assert_eq!(status(&client, &health).await, 200);
-    let body: serde_json::Value =
-        client.get(&health).send().await.and_then(|r| r.error_for_status()).unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let body: serde_json::Value = client
+        .get(&health)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(body["status"], "ok");
 
     cluster.stop().unwrap_or_else(|err| panic!("stop: {err}"));

@@ -29,7 +29,8 @@ async fn starts_migrates_waits_and_stops_on_sigterm() {
         }
     });
     loop {
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|err| panic!("never ready: {err}"));
+        let line =
+            rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|err| panic!("never ready: {err}"));
         if line.contains("waiting for work") {
             break;
         }
