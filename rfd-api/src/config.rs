@@ -25,6 +25,23 @@ pub struct ApiConfig {
     /// GitHub webhook verification.
     #[serde(default)]
     pub webhook: WebhookSection,
+    /// The RFD repository.
+    #[serde(default)]
+    pub source: SourceSection,
+}
+
+/// `[source]`
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct SourceSection {
+    /// The directory of the repository holding one folder per RFD (`rfd/0123/…`).
+    pub rfd_dir: String,
+}
+
+impl Default for SourceSection {
+    fn default() -> Self {
+        Self { rfd_dir: "rfd".into() }
+    }
 }
 
 /// `[api]`
@@ -37,6 +54,10 @@ pub struct ApiSection {
     pub public_url: Option<String>,
     /// Largest request body accepted, in bytes (the webhook endpoint has its own limit).
     pub request_body_max_bytes: usize,
+    /// SHA-256 digests (hex) of bearer tokens allowed to manage the job queue. A
+    /// placeholder for the permission model of the authentication issue: the tokens
+    /// themselves are never stored.
+    pub admin_token_sha256: Vec<String>,
 }
 
 impl Default for ApiSection {
@@ -45,6 +66,7 @@ impl Default for ApiSection {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             request_body_max_bytes: 1024 * 1024,
+            admin_token_sha256: Vec::new(),
         }
     }
 }

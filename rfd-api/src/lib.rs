@@ -4,6 +4,8 @@
 //! generated); [`server`] implements it; [`error`] maps domain errors to HTTP.
 
 pub mod api;
+pub mod caller;
 pub mod config;
 pub mod error;
 pub mod server;
+pub mod webhook;

@@ -71,15 +71,16 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<ApiConfig> {
 
 async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     rfd_model::config::init_logging(config.log_format);
+    let shutdown = rfd_model::config::Shutdown::install();
     let url = config.database_url.expose_secret().to_string();
     tokio::select! {
         result = rfd_model::migrations::migrate_when_ready(&url) => result?,
-        () = rfd_model::config::shutdown_signal() => return Ok(()),
+        () = shutdown.clone().requested() => return Ok(()),
     }
     let server = rfd_api::server::start(rfd_api::server::context(config))?;
     tracing::info!(address = %server.local_addr(), "rfd-api listening");
     tokio::select! {
-        () = rfd_model::config::shutdown_signal() => {
+        () = shutdown.requested() => {
             tracing::info!("shutting down");
             server.close().await.map_err(|err| anyhow::anyhow!(err))?;
         }

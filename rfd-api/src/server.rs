@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dropshot::{
-    ApiDescription, ConfigDropshot, HttpError, HttpResponseOk, HttpServer, RequestContext, ServerBuilder,
+    ApiDescription, Body, ConfigDropshot, HttpError, HttpResponseOk, HttpServer, Path, Query, RequestContext,
+    ServerBuilder, StreamingBody,
 };
-use rfd_model::Store;
+use rfd_model::{Job, JobFilter, Page, Store};
 use secrecy::ExposeSecret;
 
-use crate::api::{Health, RfdApi, rfd_api_mod};
+use crate::api::{Health, JobPath, ListJobsQuery, QueueJobsQuery, RfdApi, rfd_api_mod};
+use crate::caller::Caller;
 use crate::config::ApiConfig;
 use crate::error::{store_error, unavailable};
 
@@ -37,6 +39,60 @@ impl RfdApi for RfdApiImpl {
             Ok(Err(err)) => Err(store_error(err)),
             Err(_elapsed) => Err(unavailable("the database did not answer in time")),
         }
+    }
+
+    async fn github_webhook(
+        rqctx: RequestContext<Self::Context>,
+        body: StreamingBody,
+    ) -> Result<http::Response<Body>, HttpError> {
+        crate::webhook::receive(rqctx, body).await
+    }
+
+    async fn list_jobs(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<ListJobsQuery>,
+    ) -> Result<HttpResponseOk<Vec<Job>>, HttpError> {
+        let caller = Caller::of(&rqctx)?;
+        let query = query.into_inner();
+        let rfd: i32 = query
+            .rfd
+            .trim()
+            .parse()
+            .map_err(|_| HttpError::for_bad_request(None, "Malformed RFD number".into()))?;
+        // Until per-RFD permissions land, only admins see jobs; others see none, as an
+        // unprivileged caller of the reference service does.
+        if caller != Caller::Admin {
+            return Ok(HttpResponseOk(Vec::new()));
+        }
+        let page = Page::new(query.offset.unwrap_or(0), query.limit.unwrap_or(100));
+        let jobs = rqctx
+            .context()
+            .store
+            .list_jobs(&JobFilter { rfd: Some(rfd), state: None }, page)
+            .await
+            .map_err(store_error)?;
+        Ok(HttpResponseOk(jobs))
+    }
+
+    async fn list_queue_jobs(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<QueueJobsQuery>,
+    ) -> Result<HttpResponseOk<Vec<Job>>, HttpError> {
+        Caller::of(&rqctx)?.require_admin()?;
+        let query = query.into_inner();
+        let page = Page::new(query.offset.unwrap_or(0), query.limit.unwrap_or(100));
+        let filter = JobFilter { rfd: query.rfd, state: query.state };
+        let jobs = rqctx.context().store.list_jobs(&filter, page).await.map_err(store_error)?;
+        Ok(HttpResponseOk(jobs))
+    }
+
+    async fn retry_job(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<JobPath>,
+    ) -> Result<HttpResponseOk<Job>, HttpError> {
+        Caller::of(&rqctx)?.require_admin()?;
+        let job = rqctx.context().store.retry_job(path.into_inner().job_id).await.map_err(store_error)?;
+        Ok(HttpResponseOk(job))
     }
 }
 

@@ -116,6 +116,31 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// A stop request that can be awaited any number of times, from several places.
+///
+/// The signal handlers are installed once, when [`Shutdown::install`] is called at the
+/// start of `main`: a signal that arrives between two phases of start-up (migrating,
+/// then serving) is remembered instead of lost.
+#[derive(Clone)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Installs the SIGINT/SIGTERM handlers. Call inside the runtime.
+    pub fn install() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = tx.send(true);
+        });
+        Self(rx)
+    }
+
+    /// Resolves once a stop was requested (immediately if it already was).
+    pub async fn requested(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

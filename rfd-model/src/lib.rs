@@ -9,11 +9,13 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod migrations;
+pub mod queue;
 pub mod schema;
 pub mod store;
 pub mod types;
 
 pub use db::{DbPool, PoolSettings};
 pub use error::StoreError;
+pub use queue::{Attempt, DeliveryOutcome, Job, JobFilter, JobKind, JobState, NewJob};
 pub use store::{ReadScope, RevisionRef, Store};
 pub use types::*;

@@ -2,14 +2,12 @@
 //! reference API (field names, enum spellings), so they can be served as they are.
 
 use chrono::{DateTime, Utc};
-use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
-use diesel::pg::{Pg, PgValue};
-use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::pg::Pg;
 use diesel::{Queryable, Selectable};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use uuid::Uuid;
 
 use crate::schema::sql_types;
@@ -17,16 +15,19 @@ use crate::schema::sql_types;
 /// Maps a Rust enum of unit variants onto a PostgreSQL enum type, variant by label.
 macro_rules! pg_enum {
     ($rust:ident, $sql:ty, { $($variant:ident => $label:literal),+ $(,)? }) => {
-        impl ToSql<$sql, Pg> for $rust {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        impl diesel::serialize::ToSql<$sql, diesel::pg::Pg> for $rust {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
                 let label: &str = match self { $(Self::$variant => $label),+ };
-                out.write_all(label.as_bytes())?;
-                Ok(IsNull::No)
+                std::io::Write::write_all(out, label.as_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
             }
         }
 
-        impl FromSql<$sql, Pg> for $rust {
-            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        impl diesel::deserialize::FromSql<$sql, diesel::pg::Pg> for $rust {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
                 let label = std::str::from_utf8(bytes.as_bytes())?;
                 match label {
                     $($label => Ok(Self::$variant),)+
@@ -52,6 +53,7 @@ macro_rules! pg_enum {
         }
     };
 }
+pub(crate) use pg_enum;
 
 /// Who may read an RFD without a specific grant: everyone (`public`) or nobody (`private`).
 #[derive(

@@ -18,6 +18,9 @@ pub struct ProcessorConfig {
     /// `pretty` (default) or `json`.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// The job runner.
+    #[serde(default)]
+    pub processor: crate::runner::RunnerSettings,
 }
 
 impl ProcessorConfig {

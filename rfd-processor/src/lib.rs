@@ -2,3 +2,4 @@
 //! source repository for anything a webhook missed.
 
 pub mod config;
+pub mod runner;

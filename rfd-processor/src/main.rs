@@ -3,16 +3,52 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use rfd_model::{JobFilter, JobState, Page, Store};
 use rfd_processor::config::ProcessorConfig;
+use rfd_processor::runner::{EmptyPipeline, Runner};
 use secrecy::ExposeSecret;
 
 #[derive(Parser)]
 #[command(name = "rfd-processor", version, about = "The RFD platform's worker")]
 struct Cli {
     /// The platform's config file (see config.example.toml).
-    #[arg(long, value_name = "PATH")]
-    config: PathBuf,
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the worker (the default).
+    Run,
+    /// Inspect and manage the job queue.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state (queued, running, succeeded, failed, superseded).
+        #[arg(long)]
+        state: Option<JobState>,
+        /// Only jobs of this RFD.
+        #[arg(long)]
+        rfd: Option<i32>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put a failed job back in the queue with fresh attempts.
+    Retry {
+        /// The job id.
+        id: i32,
+    },
 }
 
 #[tokio::main]
@@ -27,17 +63,69 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = ProcessorConfig::load(&cli.config).context("loading configuration")?;
+    let path = cli.config.context("--config PATH is required (see config.example.toml)")?;
+    let config = ProcessorConfig::load(&path)?;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => work(config).await,
+        Command::Jobs { command } => jobs(config, command).await,
+    }
+}
+
+async fn jobs(config: ProcessorConfig, command: JobsCommand) -> anyhow::Result<()> {
+    let store = Store::new(rfd_model::db::pool(config.database_url.expose_secret(), &config.database));
+    match command {
+        JobsCommand::List { state, rfd, limit } => {
+            let jobs = store.list_jobs(&JobFilter { rfd, state }, Page::first(limit)).await?;
+            println!(
+                "{:>8}  {:<10}  {:>5}  {:<12}  {:<10}  {:>8}  last error",
+                "id", "state", "rfd", "branch", "sha", "attempts"
+            );
+            for job in jobs {
+                println!(
+                    "{:>8}  {:<10}  {:>5}  {:<12}  {:<10}  {:>8}  {}",
+                    job.id,
+                    job.state.as_str(),
+                    job.rfd.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                    job.branch,
+                    job.sha.chars().take(10).collect::<String>(),
+                    format!("{}/{}", job.attempts, job.max_attempts),
+                    job.last_error.unwrap_or_default().lines().next().unwrap_or_default(),
+                );
+            }
+            Ok(())
+        }
+        JobsCommand::Retry { id } => {
+            let job = store.retry_job(id).await.with_context(|| format!("retrying job {id}"))?;
+            println!("job {} queued again (state {})", job.id, job.state);
+            Ok(())
+        }
+    }
+}
+
+async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
     rfd_model::config::init_logging(config.log_format);
+    let shutdown = rfd_model::config::Shutdown::install();
     let url = config.database_url.expose_secret().to_string();
     tokio::select! {
         result = rfd_model::migrations::migrate_when_ready(&url) => result?,
-        () = rfd_model::config::shutdown_signal() => return Ok(()),
+        () = shutdown.clone().requested() => return Ok(()),
     }
-    let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
-    store.ping().await.context("checking the database")?;
-    tracing::info!("rfd-processor ready, waiting for work");
-    rfd_model::config::shutdown_signal().await;
-    tracing::info!("shutting down");
+    let store = Store::new(rfd_model::db::pool(&url, &config.database));
+    let worker = format!("rfd-processor-{}-{}", std::process::id(), &worker_suffix());
+    let runner = Runner::new(store, EmptyPipeline, config.processor.clone(), worker.clone());
+    let listener = tokio::spawn(rfd_processor::runner::listen(url, runner.waker()));
+    tracing::info!(
+        worker,
+        concurrency = config.processor.concurrency,
+        "rfd-processor ready, waiting for work"
+    );
+    runner.run(shutdown.requested()).await;
+    listener.abort();
+    tracing::info!("shut down");
     Ok(())
+}
+
+fn worker_suffix() -> String {
+    let random: u32 = rand::random();
+    format!("{random:08x}")
 }

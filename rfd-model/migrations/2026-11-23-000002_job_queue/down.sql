@@ -1,0 +1,4 @@
+DROP TABLE job;
+DROP TYPE job_kind;
+DROP TYPE job_state;
+DROP TABLE webhook_delivery;

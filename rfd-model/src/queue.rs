@@ -1,0 +1,563 @@
+//! The durable job queue on PostgreSQL.
+//!
+//! A job is claimed by one statement (`FOR UPDATE SKIP LOCKED`) that also takes a lease;
+//! the worker renews the lease by heartbeat while the job runs, and every later write is
+//! fenced by (job, attempt, worker), so a worker whose lease expired cannot overwrite the
+//! result of the worker that took the job over. A partial unique index keeps two jobs of
+//! the same RFD from running at once. Enqueueing NOTIFYs [`JOB_CHANNEL`] in the same
+//! transaction, so workers wake as soon as the jobs are committed.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::deserialize::FromSqlRow;
+use diesel::dsl::now;
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::schema::{job, sql_types, webhook_delivery};
+use crate::store::Store;
+use crate::types::{Page, pg_enum};
+
+/// The channel `NOTIFY`d whenever jobs are enqueued.
+pub const JOB_CHANNEL: &str = "rfd_job_queued";
+
+/// Where a job is in its life.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, AsExpression, FromSqlRow,
+)]
+#[diesel(sql_type = sql_types::JobState)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting to run (at `run_at`).
+    Queued,
+    /// Claimed by a worker holding a lease.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Out of attempts: the dead letter, kept with its last error until retried.
+    Failed,
+    /// Not run: a newer commit of the same RFD and branch was already processed.
+    Superseded,
+}
+pg_enum!(JobState, sql_types::JobState, {
+    Queued => "queued",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Superseded => "superseded",
+});
+
+impl std::str::FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "queued" => Ok(Self::Queued),
+            "running" => Ok(Self::Running),
+            "succeeded" => Ok(Self::Succeeded),
+            "failed" => Ok(Self::Failed),
+            "superseded" => Ok(Self::Superseded),
+            other => Err(format!(
+                "unknown job state {other:?} (expected queued, running, succeeded, failed or superseded)"
+            )),
+        }
+    }
+}
+
+/// What a job does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, AsExpression, FromSqlRow,
+)]
+#[diesel(sql_type = sql_types::JobKind)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Process one RFD at one commit of one branch.
+    RfdUpdate,
+    /// Compare a whole branch with the database (a push whose commit list may be
+    /// truncated cannot be trusted to name every RFD it touched).
+    BranchReconcile,
+}
+pg_enum!(JobKind, sql_types::JobKind, { RfdUpdate => "rfd_update", BranchReconcile => "branch_reconcile" });
+
+/// A job row. Serialises as the reference API's `Job` plus the queue's own fields.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Queryable, Selectable, QueryableByName,
+)]
+#[diesel(table_name = job, check_for_backend(Pg))]
+pub struct Job {
+    /// Job id.
+    pub id: i32,
+    /// What the job does.
+    pub kind: JobKind,
+    /// Repository owner.
+    pub owner: String,
+    /// Repository name.
+    pub repository: String,
+    /// Branch the commit was pushed to.
+    pub branch: String,
+    /// Commit to process.
+    pub sha: String,
+    /// RFD number (absent only for branch reconciles).
+    pub rfd: Option<i32>,
+    /// The webhook delivery that created the job, if any.
+    pub webhook_delivery_id: Option<Uuid>,
+    /// Commit time.
+    pub committed_at: DateTime<Utc>,
+    /// Whether the job has reached a final state (succeeded, failed or superseded).
+    pub processed: bool,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When it was first claimed.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Queue state.
+    pub state: JobState,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// Attempts allowed before the job is failed.
+    pub max_attempts: i32,
+    /// When it may run next.
+    pub run_at: DateTime<Utc>,
+    /// The worker holding the lease while running.
+    pub lease_owner: Option<String>,
+    /// When the lease runs out unless renewed.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// Actions completed by earlier attempts (a retry resumes after them).
+    pub completed_actions: Vec<String>,
+    /// When it reached a final state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When the row last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = job, check_for_backend(Pg))]
+pub struct NewJob {
+    /// What the job does.
+    pub kind: JobKind,
+    /// Repository owner.
+    pub owner: String,
+    /// Repository name.
+    pub repository: String,
+    /// Branch.
+    pub branch: String,
+    /// Commit.
+    pub sha: String,
+    /// RFD number (`None` for branch reconciles).
+    pub rfd: Option<i32>,
+    /// Originating webhook delivery.
+    pub webhook_delivery_id: Option<Uuid>,
+    /// Commit time.
+    pub committed_at: DateTime<Utc>,
+}
+
+/// What became of a webhook delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// First time seen: recorded with this many new jobs (jobs that already existed
+    /// for the same commit are not duplicated).
+    Recorded {
+        /// Jobs created.
+        jobs_created: usize,
+    },
+    /// Seen before: nothing new was queued.
+    Duplicate,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only jobs of this RFD.
+    pub rfd: Option<i32>,
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+}
+
+/// The identity of one attempt at a job; every write after the claim is fenced by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// Job id.
+    pub job_id: i32,
+    /// Attempt number (1 for the first).
+    pub attempt: i32,
+    /// The worker that claimed it.
+    pub worker: String,
+}
+
+impl Job {
+    /// The fencing token of the current attempt.
+    pub fn attempt(&self) -> Option<Attempt> {
+        self.lease_owner.as_ref().map(|worker| Attempt {
+            job_id: self.id,
+            attempt: self.attempts,
+            worker: worker.clone(),
+        })
+    }
+}
+
+fn secs(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+/// Matches the current attempt of a running job.
+macro_rules! fenced {
+    ($attempt:expr) => {
+        job::table
+            .filter(job::id.eq($attempt.job_id))
+            .filter(job::attempts.eq($attempt.attempt))
+            .filter(job::lease_owner.eq(&$attempt.worker))
+            .filter(job::state.eq(JobState::Running))
+    };
+}
+
+async fn insert_jobs(conn: &mut AsyncPgConnection, jobs: &[NewJob]) -> Result<usize, StoreError> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let inserted =
+        diesel::insert_into(job::table).values(jobs).on_conflict_do_nothing().execute(conn).await?;
+    if inserted > 0 {
+        diesel::sql_query("SELECT pg_notify($1, '')")
+            .bind::<diesel::sql_types::Text, _>(JOB_CHANNEL)
+            .execute(conn)
+            .await?;
+    }
+    Ok(inserted)
+}
+
+impl Store {
+    /// Records a webhook delivery and its jobs in one transaction. A delivery id seen
+    /// before queues nothing; concurrent deliveries of one id create one set of jobs.
+    pub async fn record_delivery(
+        &self,
+        delivery_id: Uuid,
+        event: &str,
+        jobs: &[NewJob],
+    ) -> Result<DeliveryOutcome, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let event = event.to_string();
+        let jobs = jobs.to_vec();
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let fresh = diesel::insert_into(webhook_delivery::table)
+                .values((webhook_delivery::id.eq(delivery_id), webhook_delivery::event.eq(&event)))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if fresh == 0 {
+                return Ok(DeliveryOutcome::Duplicate);
+            }
+            let jobs_created = insert_jobs(conn, &jobs).await?;
+            diesel::update(webhook_delivery::table.find(delivery_id))
+                .set(webhook_delivery::jobs_created.eq(i32::try_from(jobs_created).unwrap_or(i32::MAX)))
+                .execute(conn)
+                .await?;
+            Ok(DeliveryOutcome::Recorded { jobs_created })
+        })
+        .await
+    }
+
+    /// Enqueues jobs that did not come from a webhook (the scanner, API commits).
+    /// Jobs that already exist for the same commit are skipped; returns how many were new.
+    pub async fn enqueue(&self, jobs: &[NewJob]) -> Result<usize, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let jobs = jobs.to_vec();
+        conn.transaction::<_, StoreError, _>(async move |conn| insert_jobs(conn, &jobs).await).await
+    }
+
+    /// Claims the next due job for `worker`, with a lease of `lease`. Never returns a
+    /// job whose RFD has another job running.
+    pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
+        let mut conn = self.pool().get().await?;
+        // Two workers racing for two jobs of one RFD: the unique index lets one win and
+        // fails the other's statement; that worker simply looks again.
+        for _ in 0..3 {
+            let claimed = diesel::sql_query(
+                "UPDATE job SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
+                   lease_expires_at = now() + make_interval(secs => $2), \
+                   started_at = coalesce(started_at, now()), updated_at = now() \
+                 WHERE id = ( \
+                   SELECT j.id FROM job j \
+                   WHERE j.state = 'queued' AND j.run_at <= now() \
+                     AND (j.rfd IS NULL OR NOT EXISTS ( \
+                       SELECT 1 FROM job r WHERE r.rfd = j.rfd AND r.state = 'running')) \
+                   ORDER BY j.run_at, j.id \
+                   LIMIT 1 \
+                   FOR UPDATE SKIP LOCKED) \
+                 RETURNING *",
+            )
+            .bind::<diesel::sql_types::Text, _>(worker)
+            .bind::<diesel::sql_types::Double, _>(secs(lease))
+            .get_result::<Job>(&mut conn)
+            .await
+            .optional();
+            match claimed.map_err(StoreError::from) {
+                Ok(job) => return Ok(job),
+                Err(StoreError::Conflict { constraint }) if constraint == "job_one_running_per_rfd" => {
+                    continue;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Renews the lease of a running attempt. `false`: the lease was lost (it expired and
+    /// the job was taken back), so the worker must stop working on it.
+    pub async fn heartbeat(&self, attempt: &Attempt, lease: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let updated = diesel::sql_query(
+            "UPDATE job SET lease_expires_at = now() + make_interval(secs => $4), updated_at = now() \
+             WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'",
+        )
+        .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
+        .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
+        .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+        .bind::<diesel::sql_types::Double, _>(secs(lease))
+        .execute(&mut conn)
+        .await?;
+        Ok(updated == 1)
+    }
+
+    /// Records that an action of the current attempt completed, so a later attempt can
+    /// skip it. `false`: the lease was lost.
+    pub async fn record_action(&self, attempt: &Attempt, action: &str) -> Result<bool, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let updated = diesel::update(fenced!(attempt))
+            .set(
+                job::completed_actions.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Array<diesel::sql_types::Text>,
+                >("array_append(completed_actions, ")
+                .bind::<diesel::sql_types::Text, _>(action.to_string())
+                .sql(")")),
+            )
+            .execute(&mut conn)
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// Marks the current attempt succeeded. `false`: the lease was lost and the result
+    /// is discarded (another worker owns the job now).
+    pub async fn complete(&self, attempt: &Attempt) -> Result<bool, StoreError> {
+        self.finish(attempt, JobState::Succeeded, None).await
+    }
+
+    /// Marks a job superseded (not run: a newer commit was already processed).
+    pub async fn supersede(&self, attempt: &Attempt, reason: &str) -> Result<bool, StoreError> {
+        self.finish(attempt, JobState::Superseded, Some(reason)).await
+    }
+
+    async fn finish(
+        &self,
+        attempt: &Attempt,
+        state: JobState,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let updated = diesel::update(fenced!(attempt))
+            .set((
+                job::state.eq(state),
+                job::processed.eq(true),
+                job::finished_at.eq(now),
+                job::updated_at.eq(now),
+                job::lease_owner.eq(None::<String>),
+                job::lease_expires_at.eq(None::<DateTime<Utc>>),
+                job::last_error.eq(note),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// Records a failed attempt: the job is queued again after `retry_in`, or, out of
+    /// attempts, becomes `failed` with its error kept. Returns the new state, or `None`
+    /// if the lease was lost.
+    pub async fn fail(
+        &self,
+        attempt: &Attempt,
+        error: &str,
+        retry_in: Duration,
+    ) -> Result<Option<JobState>, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let state = diesel::sql_query(
+            "UPDATE job SET \
+               state = CASE WHEN attempts >= max_attempts THEN 'failed'::job_state ELSE 'queued'::job_state END, \
+               processed = attempts >= max_attempts, \
+               finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
+               run_at = now() + make_interval(secs => $5), \
+               last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
+             WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running' \
+             RETURNING *",
+        )
+        .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
+        .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
+        .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+        .bind::<diesel::sql_types::Text, _>(error)
+        .bind::<diesel::sql_types::Double, _>(secs(retry_in))
+        .get_result::<Job>(&mut conn)
+        .await
+        .optional()?;
+        Ok(state.map(|job| job.state))
+    }
+
+    /// Gives a claimed job back without counting the attempt (a worker shutting down).
+    pub async fn release(&self, attempt: &Attempt) -> Result<bool, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let updated = diesel::update(fenced!(attempt))
+            .set((
+                job::state.eq(JobState::Queued),
+                job::attempts.eq(job::attempts - 1),
+                job::run_at.eq(now),
+                job::updated_at.eq(now),
+                job::lease_owner.eq(None::<String>),
+                job::lease_expires_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// Takes back jobs whose lease expired (their worker crashed or hung): each counts
+    /// as a failed attempt. Returns the ids taken back.
+    pub async fn reap_expired_leases(&self) -> Result<Vec<i32>, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let jobs = diesel::sql_query(
+            "UPDATE job SET \
+               state = CASE WHEN attempts >= max_attempts THEN 'failed'::job_state ELSE 'queued'::job_state END, \
+               processed = attempts >= max_attempts, \
+               finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
+               last_error = 'lease expired: the worker ' || coalesce(lease_owner, '?') || ' stopped renewing it', \
+               run_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
+             WHERE state = 'running' AND lease_expires_at < now() \
+             RETURNING *",
+        )
+        .load::<Job>(&mut conn)
+        .await?;
+        Ok(jobs.into_iter().map(|job| job.id).collect())
+    }
+
+    /// Whether a newer commit of the same RFD and branch was already processed, so this
+    /// job would replace a newer revision with an older one.
+    pub async fn is_superseded(&self, job: &Job) -> Result<bool, StoreError> {
+        let Some(rfd) = job.rfd else { return Ok(false) };
+        let mut conn = self.pool().get().await?;
+        let newer: i64 = job::table
+            .filter(job::rfd.eq(rfd))
+            .filter(job::branch.eq(&job.branch))
+            .filter(job::owner.eq(&job.owner))
+            .filter(job::repository.eq(&job.repository))
+            .filter(job::state.eq(JobState::Succeeded))
+            .filter(job::committed_at.gt(job.committed_at))
+            .count()
+            .get_result(&mut conn)
+            .await?;
+        Ok(newer > 0)
+    }
+
+    /// Puts a failed job back in the queue with fresh attempts.
+    pub async fn retry_job(&self, id: i32) -> Result<Job, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let retried =
+            diesel::update(job::table.filter(job::id.eq(id)).filter(job::state.eq(JobState::Failed)))
+                .set((
+                    job::state.eq(JobState::Queued),
+                    job::attempts.eq(0),
+                    job::processed.eq(false),
+                    job::run_at.eq(now),
+                    job::finished_at.eq(None::<DateTime<Utc>>),
+                    job::updated_at.eq(now),
+                ))
+                .returning(Job::as_returning())
+                .get_result(&mut conn)
+                .await
+                .optional()?;
+        match retried {
+            Some(job) => {
+                diesel::sql_query("SELECT pg_notify($1, '')")
+                    .bind::<diesel::sql_types::Text, _>(JOB_CHANNEL)
+                    .execute(&mut conn)
+                    .await?;
+                Ok(job)
+            }
+            None => match self.get_job(id).await? {
+                Some(_) => Err(StoreError::Conflict { constraint: "job_not_failed".into() }),
+                None => Err(StoreError::NotFound { entity: "job" }),
+            },
+        }
+    }
+
+    /// One job by id.
+    pub async fn get_job(&self, id: i32) -> Result<Option<Job>, StoreError> {
+        let mut conn = self.pool().get().await?;
+        Ok(job::table.find(id).select(Job::as_select()).first(&mut conn).await.optional()?)
+    }
+
+    /// Jobs, newest first.
+    pub async fn list_jobs(&self, filter: &JobFilter, page: Page) -> Result<Vec<Job>, StoreError> {
+        let mut conn = self.pool().get().await?;
+        let mut query = job::table.select(Job::as_select()).into_boxed();
+        if let Some(rfd) = filter.rfd {
+            query = query.filter(job::rfd.eq(rfd));
+        }
+        if let Some(state) = filter.state {
+            query = query.filter(job::state.eq(state));
+        }
+        Ok(query
+            .order((job::created_at.desc(), job::id.desc()))
+            .offset(page.offset)
+            .limit(page.limit)
+            .load(&mut conn)
+            .await?)
+    }
+
+    /// How many jobs are in each state.
+    pub async fn job_counts(&self) -> Result<Vec<(JobState, i64)>, StoreError> {
+        let mut conn = self.pool().get().await?;
+        Ok(job::table
+            .group_by(job::state)
+            .select((job::state, diesel::dsl::count_star()))
+            .load(&mut conn)
+            .await?)
+    }
+}
+
+/// Waits for [`JOB_CHANNEL`] notifications on a dedicated connection.
+pub struct JobListener {
+    conn: AsyncPgConnection,
+}
+
+impl JobListener {
+    /// Connects and subscribes.
+    pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
+        let mut conn = AsyncPgConnection::establish(database_url)
+            .await
+            .map_err(|err| StoreError::Unavailable(err.to_string()))?;
+        diesel::sql_query(format!("LISTEN {JOB_CHANNEL}")).execute(&mut conn).await?;
+        Ok(Self { conn })
+    }
+
+    /// Resolves at the next notification; an error means the connection is gone and a
+    /// new listener is needed.
+    pub async fn next(&mut self) -> Result<(), StoreError> {
+        use futures::StreamExt;
+        let mut stream = std::pin::pin!(self.conn.notifications_stream());
+        match stream.next().await {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(err)) => Err(StoreError::Unavailable(err.to_string())),
+            None => Err(StoreError::Unavailable("notification stream ended".into())),
+        }
+    }
+
+    /// Checks the connection is alive (notifications never arrive on a dead one).
+    pub async fn ping(&mut self) -> Result<(), StoreError> {
+        diesel::sql_query("SELECT 1").execute(&mut self.conn).await?;
+        Ok(())
+    }
+}
