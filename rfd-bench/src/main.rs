@@ -66,6 +66,11 @@ struct Args {
     /// Worker tasks (and runner concurrency) in the queue benchmarks.
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Diagnostic: run with `synchronous_commit = off` on the benchmark databases, to see
+    /// how much of each figure is waiting for the WAL flush at commit. Not a production
+    /// setting: a crash could lose acknowledged deliveries.
+    #[arg(long)]
+    no_sync_commit: bool,
 }
 
 #[tokio::main]
@@ -85,6 +90,9 @@ async fn main() -> anyhow::Result<()> {
         "  machine: {} CPUs available to this process; PostgreSQL from rfd-devdb (DATABASE_URL or local default)",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
+    if args.no_sync_commit {
+        println!("  DIAGNOSTIC: synchronous_commit = off (commits do not wait for the WAL flush)");
+    }
     if cfg!(debug_assertions) {
         println!("  WARNING: this is a debug build; figures are meaningful only with --release");
     }
@@ -161,13 +169,80 @@ impl Stats {
     }
 }
 
+/// CPU time counters (Linux `/proc`, in clock ticks), to tell how busy the machine was.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    /// Busy ticks of all CPUs.
+    busy: u64,
+    /// All ticks of all CPUs (busy, idle and I/O wait).
+    all: u64,
+    /// User and system ticks of this process.
+    process: u64,
+}
+
+impl CpuSample {
+    fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> =
+            stat.lines().next()?.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect();
+        // user nice system idle iowait irq softirq steal (guest time is part of user).
+        let field = |i: usize| cpu.get(i).copied().unwrap_or(0);
+        let busy = field(0) + field(1) + field(2) + field(5) + field(6) + field(7);
+        let all = busy + field(3) + field(4);
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let after_name: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
+        // Fields 14 and 15 of the file (utime, stime) are 11 and 12 after the name.
+        let process = after_name.get(11)?.parse::<u64>().ok()? + after_name.get(12)?.parse::<u64>().ok()?;
+        Some(Self { busy, all, process })
+    }
+}
+
+/// How busy the machine was between two samples, as percentages of all CPUs.
+#[derive(Debug, Clone, Copy)]
+struct CpuUse {
+    /// All processes.
+    busy: f64,
+    /// This process (client, API and runner together).
+    process: f64,
+}
+
+impl CpuUse {
+    fn between(before: Option<CpuSample>, after: Option<CpuSample>) -> Option<Self> {
+        let (before, after) = (before?, after?);
+        let all = after.all.checked_sub(before.all).filter(|&t| t > 0)? as f64;
+        Some(Self {
+            busy: after.busy.saturating_sub(before.busy) as f64 * 100.0 / all,
+            process: after.process.saturating_sub(before.process) as f64 * 100.0 / all,
+        })
+    }
+
+    fn describe(cpu: Option<Self>) -> String {
+        match cpu {
+            Some(cpu) => format!(
+                "{:.0}% busy (rfd-bench {:.0}%, rest {:.0}%)",
+                cpu.busy,
+                cpu.process,
+                (cpu.busy - cpu.process).max(0.0)
+            ),
+            None => "n/a".into(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Fixtures: database, API, deliveries
 // ---------------------------------------------------------------------------------------
 
 /// A fresh migrated database.
-async fn database() -> anyhow::Result<TestDatabase> {
-    rfd_devdb::try_test_database().await.context("cannot get a PostgreSQL database from rfd-devdb")
+async fn database(args: &Args) -> anyhow::Result<TestDatabase> {
+    let db =
+        rfd_devdb::try_test_database().await.context("cannot get a PostgreSQL database from rfd-devdb")?;
+    if args.no_sync_commit {
+        // Applies to every session opened afterwards; the pools connect lazily.
+        let pg = rfd_devdb::connect(&db.url).await?;
+        pg.batch_execute(&format!("ALTER DATABASE \"{}\" SET synchronous_commit = off", db.name)).await?;
+    }
+    Ok(db)
 }
 
 /// An in-process `rfd-api` on a loopback port, serving `database_url`.
@@ -295,6 +370,7 @@ struct IntakeResult {
     elapsed: Duration,
     latency: Stats,
     jobs_checked: usize,
+    cpu: Option<CpuUse>,
 }
 
 impl IntakeResult {
@@ -348,7 +424,7 @@ async fn blast(
 }
 
 async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
-    let db = database().await?;
+    let db = database(args).await?;
     let server = start_api(&db.url).await?;
     let url = format!("http://{}/github", server.local_addr());
     let client = http_client(args.connections)?;
@@ -367,7 +443,9 @@ async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
     let (warm_timings, _) = blast(&client, &url, warmup, args.connections, args.rfds_per_push).await?;
 
     let measured = build(args.warmup..args.warmup + args.deliveries)?;
+    let cpu_before = CpuSample::now();
     let (timings, elapsed) = blast(&client, &url, measured, args.connections, args.rfds_per_push).await?;
+    let cpu = CpuUse::between(cpu_before, CpuSample::now());
     let latency = Stats::of_durations(&timings.iter().map(|(_, d)| *d).collect::<Vec<_>>());
 
     // Every accepted delivery must have exactly its jobs in the database.
@@ -419,6 +497,7 @@ async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
         elapsed,
         latency,
         jobs_checked: expected,
+        cpu,
     })
 }
 
@@ -451,7 +530,7 @@ async fn wait_drained(store: &Store, expected_done: usize, limit: Duration) -> a
 }
 
 async fn webhook_to_start(args: &Args) -> anyhow::Result<ToStartResult> {
-    let db = database().await?;
+    let db = database(args).await?;
     let server = start_api(&db.url).await?;
     let url = format!("http://{}/github", server.local_addr());
     let client = http_client(1)?;
@@ -545,6 +624,7 @@ struct QueueResult {
     workers: usize,
     enqueue_elapsed: Duration,
     elapsed: Duration,
+    cpu: Option<CpuUse>,
 }
 
 impl QueueResult {
@@ -602,7 +682,7 @@ async fn check_all_succeeded_once(url: &str, n: usize) -> anyhow::Result<()> {
 }
 
 async fn queue_store_loop(args: &Args) -> anyhow::Result<QueueResult> {
-    let db = database().await?;
+    let db = database(args).await?;
     let store = Store::new(rfd_model::db::pool(
         &db.url,
         &PoolSettings { max_connections: args.workers as u32 * 2, connect_timeout_secs: 3 },
@@ -613,6 +693,7 @@ async fn queue_store_loop(args: &Args) -> anyhow::Result<QueueResult> {
     let completed = Arc::new(AtomicUsize::new(0));
     let lease = Duration::from_secs(30);
     let deadline = Instant::now() + STAGE_LIMIT;
+    let cpu_before = CpuSample::now();
     let began = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..args.workers {
@@ -650,6 +731,7 @@ async fn queue_store_loop(args: &Args) -> anyhow::Result<QueueResult> {
         claimed.extend(joined.context("a worker task panicked")??);
     }
     let elapsed = began.elapsed();
+    let cpu = CpuUse::between(cpu_before, CpuSample::now());
 
     let distinct: HashSet<i32> = claimed.iter().copied().collect();
     ensure!(
@@ -662,11 +744,11 @@ async fn queue_store_loop(args: &Args) -> anyhow::Result<QueueResult> {
 
     drop(store);
     drop(db);
-    Ok(QueueResult { jobs: n, workers: args.workers, enqueue_elapsed, elapsed })
+    Ok(QueueResult { jobs: n, workers: args.workers, enqueue_elapsed, elapsed, cpu })
 }
 
 async fn queue_runner(args: &Args) -> anyhow::Result<QueueResult> {
-    let db = database().await?;
+    let db = database(args).await?;
     let store = Store::new(rfd_model::db::pool(
         &db.url,
         &PoolSettings { max_connections: args.workers as u32 * 2 + 2, connect_timeout_secs: 3 },
@@ -676,10 +758,12 @@ async fn queue_runner(args: &Args) -> anyhow::Result<QueueResult> {
     let settings = RunnerSettings { concurrency: args.workers, poll_interval_ms: 5000, ..Default::default() };
     let runner = Runner::new(store.clone(), EmptyPipeline, settings, "bench-runner".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let cpu_before = CpuSample::now();
     let running = tokio::spawn(runner.run(async move {
         let _ = stopped.await;
     }));
     wait_drained(&store, args.jobs, STAGE_LIMIT).await?;
+    let cpu = CpuUse::between(cpu_before, CpuSample::now());
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), running)
         .await
@@ -702,6 +786,7 @@ async fn queue_runner(args: &Args) -> anyhow::Result<QueueResult> {
         workers: args.workers,
         enqueue_elapsed,
         elapsed: Duration::from_secs_f64(secs.max(1e-6)),
+        cpu,
     })
 }
 
@@ -722,7 +807,7 @@ fn verdict(pass: bool) -> &'static str {
 }
 
 fn row(what: &str, figure: &str, target: &str, result: &str) {
-    println!("| {what:<44} | {figure:>16} | {target:>14} | {result:<6} |");
+    println!("| {what:<50} | {figure:>16} | {target:>14} | {result:<6} |");
 }
 
 fn ms(value: f64) -> String {
@@ -737,7 +822,7 @@ impl Report {
         );
         println!();
         row("measurement", "figure", "target", "result");
-        println!("|{}|{}|{}|{}|", "-".repeat(46), "-".repeat(18), "-".repeat(16), "-".repeat(8));
+        println!("|{}|{}|{}|{}|", "-".repeat(52), "-".repeat(18), "-".repeat(16), "-".repeat(8));
         if let Some(r) = &self.intake {
             let name = format!("1. webhook intake, {} conns", r.connections);
             row(&name, &format!("{:.0} /s", r.rate()), ">= 10000 /s", verdict(r.rate() >= 10_000.0));
@@ -746,9 +831,13 @@ impl Report {
             row("   request latency p99", &ms(r.latency.p99), "<= 5 ms", verdict(r.latency.p99 <= 5.0));
             row("   request latency max", &ms(r.latency.max), "", "");
             row(
-                &format!("   {} deliveries x {} RFDs: jobs in DB", r.deliveries, r.rfds_per_push),
+                &format!(
+                    "   jobs in DB: {} accepted x {} RFDs",
+                    r.jobs_checked / r.rfds_per_push,
+                    r.rfds_per_push
+                ),
                 &format!("{} ok", r.jobs_checked),
-                "all",
+                "every one",
                 "OK",
             );
         }
@@ -800,12 +889,18 @@ impl Report {
                 r.latency.mean,
                 r.latency.count
             );
+            println!("  CPU while measuring intake: {}", CpuUse::describe(r.cpu));
         }
         if let Some(r) = &self.to_start {
             println!(
                 "webhook -> start: mean {:.2} ms over {} samples (client Utc::now() before send vs job.started_at)",
                 r.to_start.mean, r.to_start.count
             );
+        }
+        for (name, result) in [("store claim+complete", &self.store_loop), ("Runner", &self.runner)] {
+            if let Some(r) = result {
+                println!("queue ({name}): CPU while draining: {}", CpuUse::describe(r.cpu));
+            }
         }
     }
 }
