@@ -3,6 +3,7 @@
 //! - [`types`]: domain types in the reference API's JSON shapes;
 //! - [`schema`] and [`migrations`]: the PostgreSQL schema and its embedded migrations;
 //! - [`db`] and [`store`]: connection pools and async storage;
+//! - [`source`]: the repository RFDs are read from, behind one trait;
 //! - [`config`]: configuration loading shared by the binaries.
 
 pub mod config;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod migrations;
 pub mod queue;
 pub mod schema;
+pub mod source;
 pub mod store;
 pub mod types;
 
