@@ -172,6 +172,13 @@ pub trait RfdSource: Send + Sync {
     /// Which repository this is.
     fn location(&self) -> &SourceLocation;
 
+    /// Where people can browse `path` on `branch` (the RFD's `link`), if the source has a
+    /// web view.
+    fn browse_url(&self, branch: &str, path: &str) -> Option<String> {
+        let _ = (branch, path);
+        None
+    }
+
     /// Every branch with its head commit (one call per hundred branches on GitHub).
     async fn branches(&self) -> SourceResult<Vec<Branch>>;
 
@@ -190,13 +197,19 @@ pub trait RfdSource: Send + Sync {
     async fn rfd_commits(&self, rfd: i32, rev: &str, limit: usize) -> SourceResult<Vec<CommitInfo>>;
 
     /// Creates or replaces the file at `path` on `branch` with `content` in one new commit.
-    /// `None` (and no commit) when the file at the branch head already has that content.
+    ///
+    /// - `None` (and no commit) when the file at the branch head already has that content,
+    ///   so a retried write is a no-op;
+    /// - [`SourceError::Conflict`] when `expected_sha` is given and the file at the branch
+    ///   head is no longer that blob (someone changed it since it was read): nothing newer
+    ///   is ever overwritten.
     async fn commit_file(
         &self,
         branch: &str,
         path: &str,
         content: &[u8],
         message: &str,
+        expected_sha: Option<&str>,
     ) -> SourceResult<Option<CommitInfo>>;
 
     /// Creates `branch` at commit `from`.
