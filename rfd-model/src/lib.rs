@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod migrations;
+pub mod processing;
 pub mod queue;
 pub mod schema;
 pub mod source;
@@ -18,6 +19,7 @@ pub mod types;
 
 pub use db::{DbPool, PoolSettings};
 pub use error::StoreError;
+pub use processing::JobWarning;
 pub use queue::{Attempt, DeliveryOutcome, Job, JobFilter, JobKind, JobState, NewJob};
 pub use store::{ReadScope, RevisionRef, Store};
 pub use types::*;

@@ -67,6 +67,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        tree_sha -> Nullable<Varchar>,
+        problems -> Array<Text>,
     }
 }
 
@@ -126,7 +128,258 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    job_warning (id) {
+        id -> Int8,
+        job_id -> Int4,
+        attempt -> Int4,
+        action -> Varchar,
+        message -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    scanned_branch (owner, repository, branch) {
+        owner -> Varchar,
+        repository -> Varchar,
+        branch -> Varchar,
+        head_sha -> Varchar,
+        scanned_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(rfd_revision -> rfd (rfd_id));
 diesel::joinable!(rfd_pdf -> rfd_revision (rfd_revision_id));
 
-diesel::allow_tables_to_appear_in_same_query!(rfd, rfd_revision, rfd_pdf, job, webhook_delivery);
+diesel::allow_tables_to_appear_in_same_query!(
+    rfd,
+    rfd_revision,
+    rfd_pdf,
+    job,
+    webhook_delivery,
+    job_warning,
+    scanned_branch,
+    api_user,
+    api_user_provider,
+    api_user_contact_email,
+    api_key,
+    api_user_access_token,
+    access_group,
+    access_group_membership,
+    mapper,
+    mapper_event,
+    oauth_client,
+    oauth_client_secret,
+    oauth_client_redirect_uri,
+    magic_link_client,
+    magic_link_client_secret,
+    magic_link_client_redirect_uri,
+    login_attempt,
+    link_request,
+);
+
+// Users, credentials, groups, mappers and clients (migration 2026-11-24-000020_auth).
+
+diesel::table! {
+    api_user (id) {
+        id -> Uuid,
+        permissions -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    api_user_provider (id) {
+        id -> Uuid,
+        api_user_id -> Uuid,
+        provider -> Varchar,
+        provider_id -> Varchar,
+        emails -> Array<Text>,
+        display_names -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    api_user_contact_email (id) {
+        id -> Uuid,
+        api_user_id -> Uuid,
+        email -> Varchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    api_key (id) {
+        id -> Uuid,
+        api_user_id -> Uuid,
+        key_hash -> Bytea,
+        permission_boundary -> Nullable<Jsonb>,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    api_user_access_token (id) {
+        id -> Uuid,
+        api_user_id -> Uuid,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    access_group (id) {
+        id -> Uuid,
+        name -> Varchar,
+        permissions -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    access_group_membership (access_group_id, api_user_id) {
+        access_group_id -> Uuid,
+        api_user_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mapper (id) {
+        id -> Uuid,
+        name -> Varchar,
+        rule -> Jsonb,
+        source -> Varchar,
+        activations -> Int4,
+        max_activations -> Nullable<Int4>,
+        depleted_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    mapper_event (id) {
+        id -> Uuid,
+        mapper_id -> Uuid,
+        mapper_name -> Varchar,
+        api_user_id -> Uuid,
+        rule -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    oauth_client (id) {
+        id -> Uuid,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    oauth_client_secret (id) {
+        id -> Uuid,
+        oauth_client_id -> Uuid,
+        secret_hash -> Bytea,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    oauth_client_redirect_uri (id) {
+        id -> Uuid,
+        oauth_client_id -> Uuid,
+        redirect_uri -> Varchar,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    magic_link_client (id) {
+        id -> Uuid,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    magic_link_client_secret (id) {
+        id -> Uuid,
+        magic_link_client_id -> Uuid,
+        secret_hash -> Bytea,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    magic_link_client_redirect_uri (id) {
+        id -> Uuid,
+        magic_link_client_id -> Uuid,
+        redirect_uri -> Varchar,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_attempt (id) {
+        id -> Uuid,
+        attempt_state -> Varchar,
+        grant_type -> Varchar,
+        client_id -> Uuid,
+        redirect_uri -> Nullable<Varchar>,
+        state -> Nullable<Varchar>,
+        pkce_challenge -> Nullable<Varchar>,
+        pkce_challenge_method -> Nullable<Varchar>,
+        authz_code_hash -> Nullable<Bytea>,
+        device_code_hash -> Nullable<Bytea>,
+        scope -> Varchar,
+        provider -> Varchar,
+        provider_pkce_verifier -> Nullable<Varchar>,
+        provider_authz_code -> Nullable<Varchar>,
+        provider_device_code -> Nullable<Varchar>,
+        provider_error -> Nullable<Varchar>,
+        error -> Nullable<Varchar>,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    link_request (id) {
+        id -> Uuid,
+        source_provider_id -> Uuid,
+        source_api_user_id -> Uuid,
+        target_api_user_id -> Uuid,
+        secret_hash -> Bytea,
+        expires_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_user_provider -> api_user (api_user_id));
+diesel::joinable!(api_key -> api_user (api_user_id));
+diesel::joinable!(access_group_membership -> access_group (access_group_id));
+diesel::joinable!(access_group_membership -> api_user (api_user_id));

@@ -235,6 +235,8 @@ impl Store {
                 rfd_revision::commit_sha.eq(&new.commit_sha),
                 rfd_revision::committed_at.eq(new.committed_at),
                 rfd_revision::major_change.eq(new.major_change),
+                rfd_revision::tree_sha.eq(&new.tree_sha),
+                rfd_revision::problems.eq(&new.problems),
             ));
             let revision = if replace {
                 insert
@@ -251,6 +253,8 @@ impl Store {
                         rfd_revision::sha.eq(&new.sha),
                         rfd_revision::committed_at.eq(new.committed_at),
                         rfd_revision::major_change.eq(new.major_change),
+                        rfd_revision::tree_sha.eq(&new.tree_sha),
+                        rfd_revision::problems.eq(&new.problems),
                         rfd_revision::updated_at.eq(diesel::dsl::now),
                         rfd_revision::deleted_at.eq(None::<DateTime<Utc>>),
                     ))

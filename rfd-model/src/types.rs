@@ -280,6 +280,10 @@ pub struct NewRevision {
     pub committed_at: DateTime<Utc>,
     /// Major change flag.
     pub major_change: bool,
+    /// Git tree id of the RFD folder at the commit, when the source knows it.
+    pub tree_sha: Option<String>,
+    /// What is wrong with the document (stored and flagged, never dropped).
+    pub problems: Vec<String>,
 }
 
 /// A PDF to record for a revision.

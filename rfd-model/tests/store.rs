@@ -31,6 +31,8 @@ fn revision(rfd_id: Uuid, commit: &str, committed_at: DateTime<Utc>, state: &str
         commit_sha: commit.into(),
         committed_at,
         major_change: true,
+        tree_sha: None,
+        problems: Vec::new(),
     }
 }
 
