@@ -4,10 +4,12 @@
 //! - [`schema`] and [`migrations`]: the PostgreSQL schema and its embedded migrations;
 //! - [`db`] and [`store`]: connection pools and async storage;
 //! - [`source`]: the repository RFDs are read from, behind one trait;
+//! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
 //! - [`config`]: configuration loading shared by the binaries.
 
 pub mod config;
 pub mod db;
+pub mod document;
 pub mod error;
 pub mod migrations;
 pub mod processing;
