@@ -7,6 +7,7 @@
 //! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
 //! - [`config`]: configuration loading shared by the binaries.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod document;

@@ -381,5 +381,6 @@ diesel::table! {
 
 diesel::joinable!(api_user_provider -> api_user (api_user_id));
 diesel::joinable!(api_key -> api_user (api_user_id));
+diesel::joinable!(api_user_access_token -> api_user (api_user_id));
 diesel::joinable!(access_group_membership -> access_group (access_group_id));
 diesel::joinable!(access_group_membership -> api_user (api_user_id));

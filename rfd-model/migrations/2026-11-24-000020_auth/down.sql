@@ -1,0 +1,17 @@
+DROP TABLE link_request;
+DROP TABLE login_attempt;
+DROP TABLE magic_link_client_redirect_uri;
+DROP TABLE magic_link_client_secret;
+DROP TABLE magic_link_client;
+DROP TABLE oauth_client_redirect_uri;
+DROP TABLE oauth_client_secret;
+DROP TABLE oauth_client;
+DROP TABLE mapper_event;
+DROP TABLE mapper;
+DROP TABLE access_group_membership;
+DROP TABLE access_group;
+DROP TABLE api_user_access_token;
+DROP TABLE api_key;
+DROP TABLE api_user_contact_email;
+DROP TABLE api_user_provider;
+DROP TABLE api_user;
