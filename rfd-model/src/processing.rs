@@ -182,3 +182,27 @@ impl Store {
         Ok(())
     }
 }
+
+/// A PostgreSQL session-level advisory lock held on a connection of its own: released
+/// when dropped, and by the server if the process dies, so it never outlives its holder.
+pub struct SessionLock {
+    _conn: diesel_async::AsyncPgConnection,
+}
+
+impl SessionLock {
+    /// Takes the lock `key` if nobody holds it; `None` if someone does.
+    pub async fn try_acquire(database_url: &str, key: i64) -> Result<Option<Self>, StoreError> {
+        use diesel_async::AsyncConnection;
+        let mut conn = diesel_async::AsyncPgConnection::establish(database_url)
+            .await
+            .map_err(|err| StoreError::Unavailable(err.to_string()))?;
+        let taken: bool = diesel::select(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("pg_try_advisory_lock(")
+                .bind::<diesel::sql_types::BigInt, _>(key)
+                .sql(")"),
+        )
+        .get_result(&mut conn)
+        .await?;
+        Ok(taken.then_some(Self { _conn: conn }))
+    }
+}

@@ -34,6 +34,15 @@ impl SourceLocation {
     }
 }
 
+/// The RFD a branch or folder is for, when it is named after one (`0123` → 123): digits
+/// only, at most nine of them.
+pub fn rfd_number_of_branch(name: &str) -> Option<i32> {
+    if name.is_empty() || name.len() > 9 || !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    name.parse().ok()
+}
+
 /// One commit, as far as the platform cares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitInfo {
@@ -241,6 +250,17 @@ pub trait PullRequestHost: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfd_branches_are_four_or_more_digits() {
+        assert_eq!(rfd_number_of_branch("0123"), Some(123));
+        assert_eq!(rfd_number_of_branch("12345"), Some(12345));
+        assert_eq!(rfd_number_of_branch("7"), Some(7));
+        assert_eq!(rfd_number_of_branch(""), None);
+        assert_eq!(rfd_number_of_branch("main"), None);
+        assert_eq!(rfd_number_of_branch("01a3"), None);
+        assert_eq!(rfd_number_of_branch("99999999999"), None);
+    }
 
     #[test]
     fn rfd_paths_are_zero_padded() {

@@ -21,6 +21,15 @@ pub struct ProcessorConfig {
     /// The job runner.
     #[serde(default)]
     pub processor: crate::runner::RunnerSettings,
+    /// What a job does: mode and actions.
+    #[serde(default)]
+    pub pipeline: crate::pipeline::PipelineSettings,
+    /// The periodic scan for anything webhooks missed.
+    #[serde(default)]
+    pub scanner: crate::scanner::ScannerSettings,
+    /// The GitHub repository of the RFDs. Without it jobs cannot be processed.
+    #[serde(default)]
+    pub github: Option<rfd_github::GitHubConfig>,
 }
 
 impl ProcessorConfig {

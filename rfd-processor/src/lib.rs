@@ -2,4 +2,6 @@
 //! source repository for anything a webhook missed.
 
 pub mod config;
+pub mod pipeline;
 pub mod runner;
+pub mod scanner;

@@ -1,12 +1,16 @@
 //! The `rfd-processor` binary.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use rfd_model::source::RfdSource;
 use rfd_model::{JobFilter, JobState, Page, Store};
 use rfd_processor::config::ProcessorConfig;
-use rfd_processor::runner::{EmptyPipeline, Runner};
+use rfd_processor::pipeline::{JobProcessor, Pipeline, UpdateMode};
+use rfd_processor::runner::Runner;
+use rfd_processor::scanner::Scanner;
 use secrecy::ExposeSecret;
 
 #[derive(Parser)]
@@ -23,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the worker (the default).
     Run,
+    /// Scan the repository once for anything webhooks missed, enqueue it, and exit.
+    Scan,
     /// Inspect and manage the job queue.
     Jobs {
         #[command(subcommand)]
@@ -68,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => work(config).await,
         Command::Jobs { command } => jobs(config, command).await,
+        Command::Scan => scan_once(config).await,
     }
 }
 
@@ -111,8 +118,47 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
         () = shutdown.clone().requested() => return Ok(()),
     }
     let store = Store::new(rfd_model::db::pool(&url, &config.database));
+    let source: Option<Arc<dyn RfdSource>> = match &config.github {
+        Some(github) => Some(Arc::new(
+            rfd_github::GitHubSource::new(github).context("setting up the GitHub client ([github])")?,
+        )),
+        None => None,
+    };
+    let processor = match (&source, config.pipeline.mode) {
+        (_, UpdateMode::Skip) => {
+            tracing::warn!("[pipeline] mode = \"skip\": jobs are marked succeeded without being processed");
+            JobProcessor::Skip
+        }
+        (Some(source), mode) => {
+            tracing::info!(
+                mode = ?mode,
+                actions = ?config.pipeline.actions,
+                repository = %format!("{}/{}", source.location().owner, source.location().repository),
+                "pipeline ready"
+            );
+            JobProcessor::Pipeline(Pipeline::new(
+                store.clone(),
+                source.clone(),
+                config.pipeline.clone(),
+                config.scanner.backfill_limit,
+            ))
+        }
+        (None, _) => {
+            tracing::error!(
+                "no RFD source is configured ([github]): jobs will fail and wait in the queue until it is"
+            );
+            JobProcessor::Unconfigured
+        }
+    };
+    let scanner = match (&source, config.scanner.enabled, config.pipeline.mode) {
+        (Some(source), true, mode) if mode != UpdateMode::Skip => Some(tokio::spawn(
+            Scanner::new(store.clone(), source.clone(), config.scanner.clone(), url.clone())
+                .run(shutdown.clone().requested()),
+        )),
+        _ => None,
+    };
     let worker = format!("rfd-processor-{}-{}", std::process::id(), &worker_suffix());
-    let runner = Runner::new(store, EmptyPipeline, config.processor.clone(), worker.clone());
+    let runner = Runner::new(store, processor, config.processor.clone(), worker.clone());
     let listener = tokio::spawn(rfd_processor::runner::listen(url, runner.waker()));
     tracing::info!(
         worker,
@@ -121,7 +167,29 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
     );
     runner.run(shutdown.requested()).await;
     listener.abort();
+    if let Some(scanner) = scanner {
+        scanner.abort();
+    }
     tracing::info!("shut down");
+    Ok(())
+}
+
+async fn scan_once(config: ProcessorConfig) -> anyhow::Result<()> {
+    let github = config.github.as_ref().context("scanning needs a [github] section in the config file")?;
+    let url = config.database_url.expose_secret().to_string();
+    rfd_model::migrations::migrate_when_ready(&url).await?;
+    let store = Store::new(rfd_model::db::pool(&url, &config.database));
+    let source: Arc<dyn RfdSource> =
+        Arc::new(rfd_github::GitHubSource::new(github).context("setting up the GitHub client ([github])")?);
+    let report = Scanner::new(store, source, config.scanner.clone(), url).scan().await?;
+    if report.skipped {
+        println!("another processor is scanning right now; nothing done");
+    } else {
+        println!(
+            "scanned {} moved branches: {} jobs enqueued, {} failures (retried by the next scan)",
+            report.branches_examined, report.jobs_enqueued, report.failures
+        );
+    }
     Ok(())
 }
 

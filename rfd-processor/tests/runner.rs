@@ -80,8 +80,11 @@ fn terminate(child: &mut Child) {
 async fn two_processors_drain_a_thousand_jobs_each_exactly_once() {
     let db = rfd_devdb::test_database().await;
     let config = std::env::temp_dir().join(format!("rfd-drain-{}.toml", uuid::Uuid::new_v4()));
-    std::fs::write(&config, format!("database_url = \"{}\"\n[processor]\nconcurrency = 4\n", db.url))
-        .unwrap_or_else(|err| panic!("config: {err}"));
+    std::fs::write(
+        &config,
+        format!("database_url = \"{}\"\n[processor]\nconcurrency = 4\n[pipeline]\nmode = \"skip\"\n", db.url),
+    )
+    .unwrap_or_else(|err| panic!("config: {err}"));
     let store = store_for(&db.url);
     let mut a = spawn_processor(&config);
     let mut b = spawn_processor(&config);
