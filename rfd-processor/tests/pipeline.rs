@@ -629,3 +629,37 @@ async fn action_names_come_from_the_config_in_order() {
         serde_json::from_value::<PipelineSettings>(serde_json::json!({ "actions": ["Frobnicate"] }));
     assert!(unknown.is_err_and(|err| err.to_string().contains("Frobnicate")));
 }
+
+#[tokio::test]
+async fn ideation_gets_a_pull_request_an_old_closed_one_does_not_block_and_labels_follow_the_state() {
+    let repo = ok!(TestRepo::new(), "repo");
+    ok!(repo.write("rfd/0001/README.adoc", adoc(1, "First", "published")), "write");
+    ok!(repo.commit("RFD 1"), "commit");
+    ok!(repo.branch("0050"), "branch");
+    ok!(repo.checkout("0050"), "checkout");
+    ok!(repo.write("rfd/0050/README.adoc", adoc(50, "Early idea", "ideation")), "write");
+    let ideation = ok!(repo.commit("RFD 50: ideation"), "commit");
+    let world = world_with(repo).await;
+    // An earlier attempt at this RFD was closed without merging.
+    let old = world.fake.add_pull_request("0050", "main", "RFD 50 An abandoned first try");
+    assert!(world.fake.close_pull_request(old, false));
+    let pipeline = pipeline(&world, world.source.clone(), UpdateMode::Write);
+
+    ok!(world.store.enqueue(&[update(50, "0050", &ideation)]).await, "enqueue");
+    ok!(attempt(&world.store, &pipeline).await, "ideation job");
+    let open: Vec<_> = world.fake.pull_requests().into_iter().filter(|pr| pr.state == "open").collect();
+    assert_eq!(open.len(), 1, "a new pull request despite the closed one");
+    assert_eq!(open[0].labels, vec![":hatching_chick: ideation".to_string()]);
+
+    // The author moves it to discussion (on top of the platform's fix commit).
+    ok!(world.repo.reset_hard(), "reset");
+    let content = file_at(&world.repo, "0050", "rfd/0050/README.adoc")
+        .replace(":state: ideation", ":state: discussion");
+    ok!(world.repo.write("rfd/0050/README.adoc", format!("{content}\n")), "write");
+    let discussion = ok!(world.repo.commit("RFD 50: discussion"), "commit");
+    ok!(world.store.enqueue(&[update(50, "0050", &discussion)]).await, "enqueue");
+    ok!(attempt(&world.store, &pipeline).await, "discussion job");
+    let open: Vec<_> = world.fake.pull_requests().into_iter().filter(|pr| pr.state == "open").collect();
+    assert_eq!(open.len(), 1, "still one open pull request");
+    assert_eq!(open[0].labels, vec![":thought_balloon: discussion".to_string()], "the stale label went");
+}
