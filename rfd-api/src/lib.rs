@@ -7,5 +7,6 @@ pub mod api;
 pub mod caller;
 pub mod config;
 pub mod error;
+pub mod intake;
 pub mod server;
 pub mod webhook;

@@ -21,6 +21,8 @@ pub struct ApiContext {
     pub store: Store,
     /// The loaded configuration.
     pub config: Arc<ApiConfig>,
+    /// Records webhook deliveries in batches (group commit).
+    pub intake: crate::intake::Intake,
 }
 
 /// The server-side implementation of the API trait.
@@ -105,7 +107,8 @@ pub fn api_description() -> Result<ApiDescription<ApiContext>, anyhow::Error> {
 /// Builds the context from configuration; connects lazily.
 pub fn context(config: ApiConfig) -> ApiContext {
     let pool = rfd_model::db::pool(config.database_url.expose_secret(), &config.database);
-    ApiContext { store: Store::new(pool), config: Arc::new(config) }
+    let store = Store::new(pool);
+    ApiContext { intake: crate::intake::Intake::new(store.clone()), store, config: Arc::new(config) }
 }
 
 /// Starts serving on the configured address (use port 0 in tests and read

@@ -3,8 +3,10 @@
 use dropshot::{Body, ClientErrorStatusCode, HttpError, RequestContext, StreamingBody};
 use futures::StreamExt;
 use rfd_github::webhook::{PushEvent, PushPlan, SignatureError, plan_push, verify_signature};
+use rfd_model::queue::DeliveryRecord;
 use rfd_model::{DeliveryOutcome, JobKind, NewJob};
 use secrecy::ExposeSecret;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::api::{WEBHOOK_BODY_MAX_BYTES, WebhookOutcome};
@@ -89,15 +91,23 @@ pub async fn receive(
     let delivery: Uuid =
         delivery.parse().map_err(|_| bad_request("X-GitHub-Delivery is not a UUID (GitHub sends a UUID)"))?;
     let span = tracing::info_span!("webhook", github.delivery = %delivery, github.event = event);
-    let _entered = span.enter();
+    dispatch(ctx, event, delivery, &body).instrument(span).await
+}
 
+/// Answers a verified delivery.
+async fn dispatch(
+    ctx: &ApiContext,
+    event: &str,
+    delivery: Uuid,
+    body: &[u8],
+) -> Result<http::Response<Body>, HttpError> {
     match event {
         "ping" => respond(
             http::StatusCode::OK,
             &WebhookOutcome { outcome: "pong".into(), jobs_queued: 0, reason: None },
         ),
         "push" => {
-            let push: PushEvent = serde_json::from_slice(&body)
+            let push: PushEvent = serde_json::from_slice(body)
                 .map_err(|err| bad_request(format!("malformed push payload: {err}")))?;
             let schedule = match plan_push(&push, &ctx.config.source.rfd_dir) {
                 PushPlan::Ignore(reason) => {
@@ -139,17 +149,17 @@ pub async fn receive(
                     committed_at: reconcile.committed_at,
                 });
             }
-            let outcome =
-                match ctx.store.record_delivery(delivery, event, &jobs).await.map_err(store_error)? {
-                    DeliveryOutcome::Recorded { jobs_created } => {
-                        tracing::info!(jobs = jobs_created, "push recorded");
-                        WebhookOutcome { outcome: "queued".into(), jobs_queued: jobs_created, reason: None }
-                    }
-                    DeliveryOutcome::Duplicate => {
-                        tracing::info!("redelivery of a recorded delivery; nothing queued");
-                        WebhookOutcome { outcome: "duplicate".into(), jobs_queued: 0, reason: None }
-                    }
-                };
+            let record = DeliveryRecord { id: delivery, event: event.to_string(), jobs };
+            let outcome = match ctx.intake.record(record).await.map_err(store_error)? {
+                DeliveryOutcome::Recorded { jobs_created } => {
+                    tracing::info!(jobs = jobs_created, "push recorded");
+                    WebhookOutcome { outcome: "queued".into(), jobs_queued: jobs_created, reason: None }
+                }
+                DeliveryOutcome::Duplicate => {
+                    tracing::info!("redelivery of a recorded delivery; nothing queued");
+                    WebhookOutcome { outcome: "duplicate".into(), jobs_queued: 0, reason: None }
+                }
+            };
             respond(http::StatusCode::ACCEPTED, &outcome)
         }
         other => respond(

@@ -299,3 +299,42 @@ async fn database_down_answers_503_and_recovers_without_restart() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_deliveries_share_commits_but_each_gets_its_own_outcome() {
+    let (_db, api) = api().await;
+    let api = std::sync::Arc::new(api);
+    // 20 copies of one delivery and 20 distinct ones, all at once: they are recorded
+    // together (group commit), yet the copy is queued once and every other is a duplicate.
+    let repeated = Uuid::new_v4();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let (delivery, sha, rfd) = if i % 2 == 0 {
+                (repeated, "shared".to_string(), 1)
+            } else {
+                (Uuid::new_v4(), format!("c{i}"), 100 + i)
+            };
+            let payload =
+                push("refs/heads/main", vec![commit(&sha, &[&format!("rfd/{rfd:04}/README.adoc")])]);
+            let (status, body) = api.deliver("push", delivery, &payload).await;
+            (delivery == repeated, status, body)
+        }));
+    }
+    let (mut repeated_queued, mut repeated_duplicate, mut distinct_queued) = (0, 0, 0);
+    for task in tasks {
+        let (is_repeated, status, body) = task.await.unwrap_or_else(|err| panic!("join: {err}"));
+        assert_eq!(status, 202, "{body}");
+        match (is_repeated, body["outcome"].as_str(), body["jobs_queued"].as_u64()) {
+            (true, Some("queued"), Some(1)) => repeated_queued += 1,
+            (true, Some("duplicate"), Some(0)) => repeated_duplicate += 1,
+            (false, Some("queued"), Some(1)) => distinct_queued += 1,
+            other => panic!("unexpected outcome {other:?}: {body}"),
+        }
+    }
+    assert_eq!((repeated_queued, repeated_duplicate, distinct_queued), (1, 19, 20));
+    let jobs = api.jobs().await;
+    assert_eq!(jobs.len(), 21);
+    assert_eq!(jobs.iter().filter(|j| j.webhook_delivery_id == Some(repeated)).count(), 1);
+}

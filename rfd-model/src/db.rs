@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use diesel::IntoSql;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
@@ -31,8 +33,21 @@ pub type DbPool = Pool<AsyncPgConnection>;
 
 /// Builds a pool. It connects lazily, so a database that is down at start-up (or later)
 /// shows as [`StoreError::Unavailable`] on use and recovers by itself when it returns.
+///
+/// A connection is checked when it is taken from the pool, but without a round trip (a
+/// `SELECT 1` per use cost as much as the statement it guarded): one the server closed
+/// (a restart, an idle timeout) is seen as closed by the client and replaced, as is one
+/// left in a broken transaction. A connection whose peer vanished without closing it
+/// fails its next query as unavailable and is then dropped by the pool.
 pub fn pool(database_url: &str, settings: &PoolSettings) -> DbPool {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+        let broken = conn.is_broken();
+        Box::pin(
+            async move { if broken { Err(diesel::result::Error::BrokenTransactionManager) } else { Ok(()) } },
+        )
+    }));
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder()
         .max_size(settings.max_connections.max(1))
         .min_idle(Some(0))

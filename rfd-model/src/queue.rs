@@ -7,6 +7,7 @@
 //! the same RFD from running at once. Enqueueing NOTIFYs [`JOB_CHANNEL`] in the same
 //! transaction, so workers wake as soon as the jobs are committed.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -172,6 +173,46 @@ pub enum DeliveryOutcome {
     Duplicate,
 }
 
+/// One webhook delivery to record with [`Store::record_deliveries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// GitHub's delivery id (`X-GitHub-Delivery`).
+    pub id: Uuid,
+    /// The event name (`X-GitHub-Event`).
+    pub event: String,
+    /// The jobs the delivery plans; each is linked to the delivery when recorded.
+    pub jobs: Vec<NewJob>,
+}
+
+/// A job claimed by [`Store::claim_batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    /// The job, now running under the claimer's lease.
+    pub job: Job,
+    /// Whether, at the claim, a newer commit of the same RFD and branch had already been
+    /// processed (what [`Store::is_superseded`] answers). While the job runs no other job
+    /// of its RFD can run, so the answer cannot change before the job starts.
+    pub superseded: bool,
+}
+
+/// A claimed row with its supersede check, as the claim statement returns it.
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(embed)]
+    job: Job,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    superseded: bool,
+}
+
+/// A newly recorded delivery and the jobs it created.
+#[derive(QueryableByName)]
+struct RecordedRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    jobs: i64,
+}
+
 /// Which jobs to list.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
@@ -264,6 +305,143 @@ impl Store {
         .await
     }
 
+    /// Records many webhook deliveries in one transaction (group commit): what
+    /// [`Store::record_delivery`] does for one, with one round trip for all of them and
+    /// one NOTIFY. Each job is linked to its delivery. Returns one outcome per delivery,
+    /// in order; an id seen before, or earlier in the same slice, is a duplicate. Either
+    /// everything commits or nothing does.
+    pub async fn record_deliveries(
+        &self,
+        deliveries: &[DeliveryRecord],
+    ) -> Result<Vec<DeliveryOutcome>, StoreError> {
+        // Later repeats of an id within the batch are duplicates of the first.
+        let mut first_of: HashMap<Uuid, usize> = HashMap::with_capacity(deliveries.len());
+        let mut unique: Vec<&DeliveryRecord> = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            if let std::collections::hash_map::Entry::Vacant(slot) = first_of.entry(delivery.id) {
+                slot.insert(unique.len());
+                unique.push(delivery);
+            }
+        }
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let ids: Vec<Uuid> = unique.iter().map(|d| d.id).collect();
+        let events: Vec<String> = unique.iter().map(|d| d.event.clone()).collect();
+        let planned: Vec<i32> =
+            unique.iter().map(|d| i32::try_from(d.jobs.len()).unwrap_or(i32::MAX)).collect();
+        let rows = unique.iter().map(|d| d.jobs.len()).sum();
+        let mut kinds = Vec::with_capacity(rows);
+        let mut owners = Vec::with_capacity(rows);
+        let mut repositories = Vec::with_capacity(rows);
+        let mut branches = Vec::with_capacity(rows);
+        let mut shas = Vec::with_capacity(rows);
+        let mut rfds = Vec::with_capacity(rows);
+        let mut links = Vec::with_capacity(rows);
+        let mut committed = Vec::with_capacity(rows);
+        for delivery in &unique {
+            for job in &delivery.jobs {
+                kinds.push(job.kind.as_str());
+                owners.push(job.owner.as_str());
+                repositories.push(job.repository.as_str());
+                branches.push(job.branch.as_str());
+                shas.push(job.sha.as_str());
+                rfds.push(job.rfd);
+                links.push(delivery.id);
+                committed.push(job.committed_at);
+            }
+        }
+
+        use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz};
+        let mut conn = self.pool().get().await?;
+        // One statement records the new deliveries (with the number of jobs they plan),
+        // inserts the jobs of those that are new, and NOTIFYs if any job was created.
+        // Rows are inserted in key order, so two batches in flight at once (several API
+        // processes) take their locks in the same order. A job whose commit was already
+        // queued (by another delivery, or earlier in this batch) is skipped, so the
+        // planned count can be too high: the rare delivery concerned is corrected in the
+        // same transaction.
+        let query = diesel::sql_query(
+            "WITH fresh AS ( \
+               INSERT INTO webhook_delivery (id, event, jobs_created) \
+               SELECT d.id, d.event, d.planned \
+               FROM unnest($1::uuid[], $2::text[], $3::int4[]) AS d(id, event, planned) \
+               ORDER BY d.id \
+               ON CONFLICT DO NOTHING \
+               RETURNING id), \
+             ins AS ( \
+               INSERT INTO job (kind, owner, repository, branch, sha, rfd, webhook_delivery_id, committed_at) \
+               SELECT j.kind::job_kind, j.owner, j.repository, j.branch, j.sha, j.rfd, j.delivery, j.committed_at \
+               FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int4[], \
+                           $10::uuid[], $11::timestamptz[]) \
+                    WITH ORDINALITY AS j(kind, owner, repository, branch, sha, rfd, delivery, committed_at, n) \
+               JOIN fresh ON fresh.id = j.delivery \
+               ORDER BY j.owner, j.repository, j.branch, j.sha, j.rfd, j.n \
+               ON CONFLICT DO NOTHING \
+               RETURNING webhook_delivery_id), \
+             counted AS (SELECT webhook_delivery_id AS id, count(*) AS jobs FROM ins GROUP BY 1), \
+             note AS MATERIALIZED (SELECT pg_notify($12, '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_job) \
+             SELECT fresh.id, coalesce(counted.jobs, 0) AS jobs \
+             FROM fresh LEFT JOIN counted ON counted.id = fresh.id \
+             WHERE (SELECT count(*) FROM note) >= 0",
+        )
+        .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+        .bind::<Array<Text>, _>(events)
+        .bind::<Array<Integer>, _>(planned.clone())
+        .bind::<Array<Text>, _>(kinds)
+        .bind::<Array<Text>, _>(owners)
+        .bind::<Array<Text>, _>(repositories)
+        .bind::<Array<Text>, _>(branches)
+        .bind::<Array<Text>, _>(shas)
+        .bind::<Array<Nullable<Integer>>, _>(rfds)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(links)
+        .bind::<Array<Timestamptz>, _>(committed)
+        .bind::<Text, _>(JOB_CHANNEL);
+        let recorded: HashMap<Uuid, usize> = conn
+            .transaction::<_, StoreError, _>(async move |conn| {
+                let rows = query.load::<RecordedRow>(conn).await?;
+                let mut recorded = HashMap::with_capacity(rows.len());
+                let mut corrected_ids = Vec::new();
+                let mut corrected_counts = Vec::new();
+                for row in rows {
+                    let jobs = usize::try_from(row.jobs).unwrap_or(0);
+                    let planned_jobs = first_of
+                        .get(&row.id)
+                        .and_then(|&i| planned.get(i))
+                        .and_then(|&p| usize::try_from(p).ok())
+                        .unwrap_or(0);
+                    if jobs != planned_jobs {
+                        corrected_ids.push(row.id);
+                        corrected_counts.push(i32::try_from(jobs).unwrap_or(i32::MAX));
+                    }
+                    recorded.insert(row.id, jobs);
+                }
+                if !corrected_ids.is_empty() {
+                    diesel::sql_query(
+                        "UPDATE webhook_delivery w SET jobs_created = c.jobs \
+                         FROM unnest($1::uuid[], $2::int4[]) AS c(id, jobs) WHERE w.id = c.id",
+                    )
+                    .bind::<Array<diesel::sql_types::Uuid>, _>(corrected_ids)
+                    .bind::<Array<Integer>, _>(corrected_counts)
+                    .execute(conn)
+                    .await?;
+                }
+                Ok(recorded)
+            })
+            .await?;
+
+        // The first occurrence of a new id is recorded; everything else is a duplicate.
+        let mut seen: HashSet<Uuid> = HashSet::with_capacity(deliveries.len());
+        Ok(deliveries
+            .iter()
+            .map(|delivery| match recorded.get(&delivery.id) {
+                Some(&jobs_created) if seen.insert(delivery.id) => DeliveryOutcome::Recorded { jobs_created },
+                _ => DeliveryOutcome::Duplicate,
+            })
+            .collect())
+    }
+
     /// Enqueues jobs that did not come from a webhook (the scanner, API commits).
     /// Jobs that already exist for the same commit are skipped; returns how many were new.
     pub async fn enqueue(&self, jobs: &[NewJob]) -> Result<usize, StoreError> {
@@ -275,38 +453,72 @@ impl Store {
     /// Claims the next due job for `worker`, with a lease of `lease`. Never returns a
     /// job whose RFD has another job running.
     pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
+        Ok(self.claim_batch(worker, lease, 1).await?.pop().map(|claimed| claimed.job))
+    }
+
+    /// Claims up to `limit` due jobs for `worker` in one statement, each with a lease of
+    /// `lease`, oldest first. Never two jobs of one RFD, and never a job whose RFD has
+    /// another job running. Each comes with its supersede check, computed in the same
+    /// statement. Fewer than `limit` (or none) when fewer are due and unlocked.
+    pub async fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool().get().await?;
-        // Two workers racing for two jobs of one RFD: the unique index lets one win and
-        // fails the other's statement; that worker simply looks again.
+        // The candidates are locked first (SKIP LOCKED: rows another claimer holds are
+        // passed over), then at most one per RFD is kept. Two claimers racing for two jobs
+        // of one RFD: the unique index lets one win and fails the other's statement; that
+        // claimer simply looks again.
         for _ in 0..3 {
             let claimed = diesel::sql_query(
-                "UPDATE job SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
-                   lease_expires_at = now() + make_interval(secs => $2), \
-                   started_at = coalesce(started_at, now()), updated_at = now() \
-                 WHERE id = ( \
-                   SELECT j.id FROM job j \
+                "WITH locked AS MATERIALIZED ( \
+                   SELECT j.id, j.rfd, j.run_at FROM job j \
                    WHERE j.state = 'queued' AND j.run_at <= now() \
                      AND (j.rfd IS NULL OR NOT EXISTS ( \
                        SELECT 1 FROM job r WHERE r.rfd = j.rfd AND r.state = 'running')) \
                    ORDER BY j.run_at, j.id \
-                   LIMIT 1 \
-                   FOR UPDATE SKIP LOCKED) \
-                 RETURNING *",
+                   LIMIT $3 \
+                   FOR UPDATE SKIP LOCKED), \
+                 picked AS ( \
+                   SELECT DISTINCT ON (coalesce(rfd, -id)) id FROM locked \
+                   ORDER BY coalesce(rfd, -id), run_at, id) \
+                 UPDATE job SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
+                   lease_expires_at = now() + make_interval(secs => $2), \
+                   started_at = coalesce(started_at, now()), updated_at = now() \
+                 FROM picked WHERE job.id = picked.id \
+                 RETURNING job.*, EXISTS ( \
+                   SELECT 1 FROM job n \
+                   WHERE n.rfd = job.rfd AND n.branch = job.branch AND n.owner = job.owner \
+                     AND n.repository = job.repository AND n.state = 'succeeded' \
+                     AND n.committed_at > job.committed_at) AS superseded",
             )
             .bind::<diesel::sql_types::Text, _>(worker)
             .bind::<diesel::sql_types::Double, _>(secs(lease))
-            .get_result::<Job>(&mut conn)
-            .await
-            .optional();
+            .bind::<diesel::sql_types::BigInt, _>(limit)
+            .load::<ClaimedRow>(&mut conn)
+            .await;
             match claimed.map_err(StoreError::from) {
-                Ok(job) => return Ok(job),
+                Ok(rows) => {
+                    let mut claimed: Vec<ClaimedJob> = rows
+                        .into_iter()
+                        .map(|row| ClaimedJob { job: row.job, superseded: row.superseded })
+                        .collect();
+                    claimed.sort_by_key(|c| (c.job.run_at, c.job.id));
+                    return Ok(claimed);
+                }
                 Err(StoreError::Conflict { constraint }) if constraint == "job_one_running_per_rfd" => {
                     continue;
                 }
                 Err(err) => return Err(err),
             }
         }
-        Ok(None)
+        Ok(Vec::new())
     }
 
     /// Renews the lease of a running attempt. `false`: the lease was lost (it expired and

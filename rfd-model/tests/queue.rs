@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use rfd_model::queue::DeliveryRecord;
 use rfd_model::{DeliveryOutcome, JobFilter, JobKind, JobState, NewJob, Page, Store};
 use uuid::Uuid;
 
@@ -211,4 +212,174 @@ async fn concurrent_workers_claim_each_job_once() {
     assert_eq!(seen.len(), 300);
     let counts = ok!(store.job_counts());
     assert_eq!(counts, vec![(JobState::Succeeded, 300)]);
+}
+
+fn record(id: Uuid, jobs: Vec<NewJob>) -> DeliveryRecord {
+    DeliveryRecord { id, event: "push".into(), jobs }
+}
+
+async fn jobs_created(db: &rfd_devdb::TestDatabase, id: Uuid) -> i32 {
+    let pg = rfd_devdb::connect(&db.url).await.unwrap_or_else(|err| panic!("connect: {err}"));
+    pg.query_one("SELECT jobs_created FROM webhook_delivery WHERE id::text = $1", &[&id.to_string()])
+        .await
+        .unwrap_or_else(|err| panic!("jobs_created of {id}: {err}"))
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_deliveries_records_each_once_with_its_own_outcome() {
+    let (db, store) = store().await;
+    let seen_before = Uuid::new_v4();
+    assert_eq!(
+        ok!(store.record_delivery(seen_before, "push", &[job(1, "old", 0)])),
+        DeliveryOutcome::Recorded { jobs_created: 1 }
+    );
+    let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let batch = vec![
+        record(a, vec![job(2, "s1", 0), job(3, "s1", 0)]),
+        // The same delivery again in the same batch: a duplicate, its jobs not queued twice.
+        record(a, vec![job(2, "s1", 0), job(3, "s1", 0)]),
+        record(seen_before, vec![job(1, "old", 0)]),
+        // Another delivery of a commit `a` already queued: only its new job counts.
+        record(b, vec![job(3, "s1", 0), job(4, "s1", 0)]),
+        record(c, Vec::new()),
+    ];
+    let outcomes = ok!(store.record_deliveries(&batch));
+    assert_eq!(
+        outcomes,
+        [
+            DeliveryOutcome::Recorded { jobs_created: 2 },
+            DeliveryOutcome::Duplicate,
+            DeliveryOutcome::Duplicate,
+            DeliveryOutcome::Recorded { jobs_created: 1 },
+            DeliveryOutcome::Recorded { jobs_created: 0 },
+        ]
+    );
+    // The recorded counts match what was created, and every job points at its delivery.
+    assert_eq!(jobs_created(&db, a).await, 2);
+    assert_eq!(jobs_created(&db, b).await, 1);
+    assert_eq!(jobs_created(&db, c).await, 0);
+    let jobs = ok!(store.list_jobs(&JobFilter::default(), Page::default()));
+    let mut summary: Vec<_> = jobs.iter().map(|j| (j.rfd, j.sha.clone(), j.webhook_delivery_id)).collect();
+    summary.sort();
+    assert_eq!(
+        summary,
+        [
+            (Some(1), "old".to_string(), None),
+            (Some(2), "s1".to_string(), Some(a)),
+            (Some(3), "s1".to_string(), Some(a)),
+            (Some(4), "s1".to_string(), Some(b)),
+        ]
+    );
+    // The whole batch again: all duplicates, nothing new.
+    let again = ok!(store.record_deliveries(&batch));
+    assert!(again.iter().all(|o| *o == DeliveryOutcome::Duplicate), "{again:?}");
+    assert_eq!(ok!(store.list_jobs(&JobFilter::default(), Page::default())).len(), 4);
+    assert!(ok!(store.record_deliveries(&[])).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_batches_in_flight_together_record_each_delivery_once() {
+    let (_db, store) = store().await;
+    let ids: Vec<Uuid> = (0..40).map(|_| Uuid::new_v4()).collect();
+    let mut tasks = Vec::new();
+    for t in 0..8usize {
+        let store = store.clone();
+        // Every task records all 40 deliveries, in a different order.
+        let mut batch: Vec<DeliveryRecord> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| record(*id, vec![job(i as i32, &format!("c{i}"), 0)]))
+            .collect();
+        batch.rotate_left(t * 5);
+        tasks.push(tokio::spawn(async move { store.record_deliveries(&batch).await }));
+    }
+    let mut recorded = 0;
+    for task in tasks {
+        let outcomes = task
+            .await
+            .unwrap_or_else(|err| panic!("join: {err}"))
+            .unwrap_or_else(|err| panic!("record_deliveries: {err}"));
+        for outcome in outcomes {
+            if let DeliveryOutcome::Recorded { jobs_created } = outcome {
+                assert_eq!(jobs_created, 1);
+                recorded += 1;
+            }
+        }
+    }
+    assert_eq!(recorded, 40, "each delivery recorded by exactly one batch");
+    assert_eq!(ok!(store.list_jobs(&JobFilter::default(), Page::default())).len(), 40);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_claim_takes_one_job_per_rfd_and_reports_supersession() {
+    let (_db, store) = store().await;
+    ok!(store.enqueue(&[job(7, "a", 0), job(7, "b", 10), job(8, "c", 0), job(9, "d", 0)]));
+    let batch = ok!(store.claim_batch("w1", LEASE, 10));
+    let mut rfds: Vec<_> = batch.iter().map(|c| c.job.rfd).collect();
+    rfds.sort();
+    assert_eq!(rfds, [Some(7), Some(8), Some(9)], "one job per RFD");
+    assert!(batch.iter().all(|c| c.job.state == JobState::Running && c.job.attempts == 1 && !c.superseded));
+    assert!(ok!(store.claim_batch("w2", LEASE, 10)).is_empty(), "RFD 7's other job waits");
+    for claimed in &batch {
+        assert!(ok!(store.complete(&claimed.job.attempt().expect("lease"))));
+    }
+    let next = ok!(store.claim_batch("w2", LEASE, 10));
+    assert_eq!(next.iter().map(|c| (c.job.rfd, c.job.sha.as_str())).collect::<Vec<_>>(), [(Some(7), "b")]);
+    assert!(!next[0].superseded);
+    assert!(ok!(store.complete(&next[0].job.attempt().expect("lease"))));
+
+    // An older commit arriving after a newer one succeeded is reported superseded, as
+    // `is_superseded` says.
+    ok!(store.enqueue(&[job(7, "older", 5)]));
+    let older = ok!(store.claim_batch("w3", LEASE, 2));
+    assert_eq!(older.len(), 1);
+    assert!(older[0].superseded);
+    assert!(ok!(store.is_superseded(&older[0].job)));
+    assert!(ok!(store.claim_batch("w3", LEASE, 0)).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_batch_claims_take_each_job_once_and_never_two_of_one_rfd() {
+    let (_db, store) = store().await;
+    // 600 jobs over 200 RFDs (three commits each).
+    let jobs: Vec<NewJob> =
+        (0..600).map(|i| job(i % 200, &format!("s{}", i / 200), i64::from(i / 200))).collect();
+    ok!(store.enqueue(&jobs));
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            let mut idle = 0;
+            while idle < 50 {
+                let batch = store
+                    .claim_batch(&format!("w{w}"), LEASE, 4)
+                    .await
+                    .unwrap_or_else(|e| panic!("claim_batch: {e}"));
+                if batch.is_empty() {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                idle = 0;
+                let rfds: HashSet<_> = batch.iter().map(|c| c.job.rfd).collect();
+                assert_eq!(rfds.len(), batch.len(), "two jobs of one RFD in one batch");
+                for claimed in batch {
+                    let attempt = claimed.job.attempt().unwrap_or_else(|| panic!("lease"));
+                    assert!(store.complete(&attempt).await.unwrap_or(false));
+                    mine.push(claimed.job.id);
+                }
+            }
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    for worker in workers {
+        for id in worker.await.unwrap_or_else(|e| panic!("join: {e}")) {
+            assert!(seen.insert(id), "job {id} ran twice");
+        }
+    }
+    assert_eq!(seen.len(), 600);
+    assert_eq!(ok!(store.job_counts()), vec![(JobState::Succeeded, 600)]);
 }

@@ -2,8 +2,9 @@
 //!
 //! - Wake-up: LISTEN on the queue channel (reconnecting with backoff) plus a fallback
 //!   poll, and whenever a running job finishes (capacity freed).
-//! - At most `concurrency` jobs run at once; the database guarantees that two jobs of
-//!   one RFD never run together.
+//! - At most `concurrency` jobs run at once; the free slots are filled by one claim
+//!   statement, which also answers each job's supersede check. The database guarantees
+//!   that two jobs of one RFD never run together.
 //! - A job's future runs in its own task, so a panic is caught and counted as a failed
 //!   attempt. Failures retry with capped, jittered exponential backoff; out of attempts,
 //!   the job is failed with its error kept.
@@ -17,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rfd_model::queue::ClaimedJob;
 use rfd_model::{Attempt, Job, JobState, Store, StoreError};
 use serde::Deserialize;
 use tokio::sync::{Notify, Semaphore};
@@ -126,22 +128,38 @@ impl<H: JobHandler> Runner<H> {
                     Err(err) => tracing::warn!(error = %err, "reaping expired leases failed"),
                 }
             }
-            // Claim while there is capacity and work.
-            while let Ok(permit) = permits.clone().try_acquire_owned() {
-                match this.store.claim(&this.worker, this.settings.lease()).await {
-                    Ok(Some(job)) => {
-                        let Some(attempt) = job.attempt() else { continue };
-                        let runner = this.clone();
-                        let claimed = attempt.clone();
-                        let handle = running.spawn(async move {
-                            runner.run_job(job, claimed).await;
-                            drop(permit);
-                        });
-                        attempts.insert(handle.id(), attempt);
+            // Claim while there is capacity and work: as many jobs as there are free
+            // permits, in one statement.
+            loop {
+                let mut free = Vec::new();
+                while let Ok(permit) = permits.clone().try_acquire_owned() {
+                    free.push(permit);
+                }
+                if free.is_empty() {
+                    break;
+                }
+                match this.store.claim_batch(&this.worker, this.settings.lease(), free.len()).await {
+                    Ok(claimed) => {
+                        let got = claimed.len();
+                        for ClaimedJob { job, superseded } in claimed {
+                            let (Some(attempt), Some(permit)) = (job.attempt(), free.pop()) else { continue };
+                            let runner = this.clone();
+                            let claimed = attempt.clone();
+                            let handle = running.spawn(async move {
+                                runner.run_job(job, claimed, Some(superseded)).await;
+                                drop(permit);
+                            });
+                            attempts.insert(handle.id(), attempt);
+                        }
+                        // None: nothing is due (or the rest is locked or waits behind a
+                        // running job of its RFD) until something changes. Fewer than
+                        // asked may only mean two candidates shared an RFD: look again.
+                        if got == 0 {
+                            break;
+                        }
                     }
-                    Ok(None) => break,
                     Err(err) => {
-                        tracing::warn!(error = %err, "claiming a job failed");
+                        tracing::warn!(error = %err, "claiming jobs failed");
                         break;
                     }
                 }
@@ -180,8 +198,14 @@ impl<H: JobHandler> Runner<H> {
     }
 
     #[tracing::instrument(skip_all, fields(job.id = job.id, job.attempt = attempt.attempt, rfd.number = ?job.rfd))]
-    async fn run_job(self: Arc<Self>, job: Job, attempt: Attempt) {
-        match self.store.is_superseded(&job).await {
+    async fn run_job(self: Arc<Self>, job: Job, attempt: Attempt, superseded: Option<bool>) {
+        // The claim usually answered already (in the same statement); no other job of the
+        // RFD can finish while this one holds it, so that answer is still current.
+        let superseded = match superseded {
+            Some(known) => Ok(known),
+            None => self.store.is_superseded(&job).await,
+        };
+        match superseded {
             Ok(true) => {
                 let _ = self
                     .store
