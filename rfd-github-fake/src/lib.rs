@@ -127,11 +127,14 @@ pub(crate) struct State {
     pub failures: VecDeque<Failure>,
     pub pulls: Vec<FakePullRequest>,
     pub next_number: i64,
-    /// Tokens accepted in `Authorization`; empty means no authentication is required.
+    /// Tokens accepted in `Authorization`.
     pub tokens: HashSet<String>,
+    /// Whether calls must carry one of `tokens` (set by `require_token`/`enable_app`).
+    pub auth_required: bool,
     /// (app id, installation id) whose access_tokens endpoint is enabled.
     pub app: Option<(i64, i64)>,
     pub minted: u64,
+    pub minted_tokens: Vec<String>,
     pub rate_limit_remaining: u64,
     pub labels_seen: BTreeSet<String>,
 }
@@ -258,13 +261,27 @@ impl FakeGitHub {
     /// Requires `Authorization: token <token>` (or `Bearer <token>`) on every API call;
     /// others get 401.
     pub fn require_token(&self, token: &str) {
-        self.shared.state().tokens.insert(token.to_string());
+        let mut state = self.shared.state();
+        state.auth_required = true;
+        state.tokens.insert(token.to_string());
     }
 
     /// Enables `POST /app/installations/{installation_id}/access_tokens` for an app JWT
     /// whose issuer is `app_id`; the tokens it mints are then required on every other call.
     pub fn enable_app(&self, app_id: i64, installation_id: i64) {
-        self.shared.state().app = Some((app_id, installation_id));
+        let mut state = self.shared.state();
+        state.auth_required = true;
+        state.app = Some((app_id, installation_id));
+    }
+
+    /// Revokes every installation token minted so far (as GitHub does when an app is
+    /// reinstalled): calls carrying one get 401 until a new token is minted.
+    pub fn revoke_installation_tokens(&self) {
+        let mut state = self.shared.state();
+        let minted = std::mem::take(&mut state.minted_tokens);
+        for token in minted {
+            state.tokens.remove(&token);
+        }
     }
 
     /// How many installation tokens were minted.

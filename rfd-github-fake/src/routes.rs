@@ -84,7 +84,8 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: hyper::Request<Incoming
         let position = state.failures.iter().position(|f| !f.writes_only || method != Method::GET);
         let failure = position.and_then(|i| state.failures.remove(i));
         state.rate_limit_remaining = state.rate_limit_remaining.saturating_sub(1);
-        (failure, state.rate_limit_remaining, state.tokens.clone())
+        let tokens = state.auth_required.then(|| state.tokens.clone());
+        (failure, state.rate_limit_remaining, tokens)
     };
     let reset = Utc::now().timestamp() + 3600;
     let mut reply = if let Some(failure) = failure {
@@ -122,7 +123,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: hyper::Request<Incoming
             body,
         };
         let is_token_endpoint = req.path.starts_with("/app/");
-        if !is_token_endpoint && !tokens.is_empty() && !authorized(authorization.as_deref(), &tokens) {
+        if !is_token_endpoint && tokens.as_ref().is_some_and(|t| !authorized(authorization.as_deref(), t)) {
             error(StatusCode::UNAUTHORIZED, "Bad credentials")
         } else {
             match route(&shared, &req).await {
@@ -968,6 +969,7 @@ fn access_token(shared: &Shared, req: &Req, installation: &str) -> Routed {
     state.minted += 1;
     let token = format!("ghs_fake{:04}{}", state.minted, "x".repeat(28));
     state.tokens.insert(token.clone());
+    state.minted_tokens.push(token.clone());
     let expires_at = Utc::now() + chrono::Duration::hours(1);
     Ok(with_status(
         StatusCode::CREATED,

@@ -211,6 +211,28 @@ async fn rfd_commits_is_one_call_newest_first() -> TestResult {
 }
 
 #[tokio::test]
+async fn rfd_commits_pages_past_a_hundred() -> TestResult {
+    let s = setup(|repo| {
+        basic(repo)?;
+        for n in 0..130 {
+            repo.write("rfd/0002/README.md", format!("# RFD 2 v{n}\n"))?;
+            repo.commit(&format!("RFD 2 v{n}"))?;
+        }
+        Ok(())
+    })
+    .await?;
+    let commits = s.source.rfd_commits(2, "main", 1000).await?;
+    assert_eq!(commits.len(), 131);
+    assert_eq!(s.fake.calls(), 2, "two pages of 100");
+    assert_eq!(commits[0].summary, "RFD 2 v129");
+    assert_eq!(commits[130].summary, "initial RFDs");
+    s.fake.reset_calls();
+    assert_eq!(s.source.rfd_commits(2, "main", 120).await?.len(), 120);
+    assert_eq!(s.fake.calls(), 2);
+    Ok(())
+}
+
+#[tokio::test]
 async fn commit_file_makes_a_real_commit_and_is_a_no_op_for_identical_content() -> TestResult {
     let s = setup(basic).await?;
     let before = s.repo.rev_parse("main")?;
@@ -442,6 +464,13 @@ async fn app_auth_mints_an_installation_token_and_uses_it() -> TestResult {
             .iter()
             .all(|r| r.authorization.as_deref().is_some_and(|a| a.starts_with("token ghs_fake")))
     );
+
+    // A revoked token (the app was reinstalled): one 401, a new token, the call succeeds.
+    s.fake.reset_calls();
+    s.fake.revoke_installation_tokens();
+    assert_eq!(app.branches().await?.len(), 1);
+    assert_eq!(s.fake.tokens_minted(), 2);
+    assert_eq!(s.fake.calls(), 3, "401, token exchange, retried call");
 
     // A wrong installation is an auth or not-found error, not a retry loop.
     s.fake.reset_calls();
