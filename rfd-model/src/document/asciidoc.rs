@@ -129,30 +129,34 @@ pub(super) fn scan(content: &str) -> Layout {
     let lines = lines(content);
     let mut entries = Entries { content, all: Vec::new(), wanted: Default::default(), last_line_next: None };
 
-    // The title, and the attribute entries before it (all of them when there is none).
+    // The title: the first level-0 heading outside comments and verbatim blocks.
     let mut blocks = Blocks::default();
-    let mut title_line = None;
-    let mut title = None;
-    for (index, line) in lines.iter().enumerate() {
-        if blocks.skip(line.text, false) || is_line_comment(line.text) {
-            continue;
-        }
-        if let Some(heading) = level_zero_heading(line.text) {
-            title_line = Some(index);
-            let stripped = strip_rfd_prefix(heading);
-            title = (!stripped.is_empty()).then(|| range_in(content, stripped));
-            break;
-        }
-        entries.record(line);
-    }
-    let last_entry_before_title = entries.last_line_next;
+    let title_line = lines.iter().position(|line| {
+        !(blocks.skip(line.text, false) || is_line_comment(line.text))
+            && level_zero_heading(line.text).is_some()
+    });
+    let title = title_line
+        .and_then(|index| lines.get(index))
+        .and_then(|line| level_zero_heading(line.text))
+        .map(strip_rfd_prefix)
+        .filter(|title| !title.is_empty())
+        .map(|title| range_in(content, title));
 
     let body_start;
+    let insert_at;
     let mut author_line = None;
     match title_line {
         Some(title_index) => {
-            // The header under the title: the author line, then attribute entries and
-            // comments up to the first blank line or anything else.
+            // Everything before the title is header: record its attribute entries.
+            let mut blocks = Blocks::default();
+            for line in lines.get(..title_index).unwrap_or_default() {
+                if !(blocks.skip(line.text, false) || is_line_comment(line.text)) {
+                    entries.record(line);
+                }
+            }
+            let last_entry_before_title = entries.last_line_next;
+            // Under the title: the author line, then attribute entries and comments up
+            // to the first blank line or anything else.
             let mut index = title_index + 1;
             while lines.get(index).is_some_and(|line| is_line_comment(line.text)) {
                 index += 1;
@@ -170,25 +174,34 @@ pub(super) fn scan(content: &str) -> Layout {
                 index += 1;
             }
             body_start = lines.get(index).map_or(content.len(), |line| line.start);
+            // Next to the attributes above the title if there are any, else under it.
+            insert_at = last_entry_before_title.unwrap_or(body_start);
         }
         None => {
-            // No title: the body starts after the leading attribute entries.
+            // No title: the header is the run of attribute entries and comments the
+            // document starts with, up to the first blank or other line, as in Asciidoctor.
+            // New entries go after the last line of it outside a comment block, so that
+            // one left open does not swallow them.
             let mut blocks = Blocks::default();
+            let mut after_header = None;
             let first_body_line = lines.iter().find(|line| {
-                !(blocks.skip(line.text, true)
-                    || line.is_blank()
-                    || is_line_comment(line.text)
-                    || attribute_entry(line.text).is_some())
+                let was_open = blocks.open.is_some();
+                if blocks.skip(line.text, true) {
+                    if was_open && blocks.open.is_none() {
+                        after_header = Some(line.next);
+                    }
+                    return false;
+                }
+                if is_line_comment(line.text) || entries.record(line) {
+                    after_header = Some(line.next);
+                    return false;
+                }
+                true
             });
             body_start = first_body_line.map_or(content.len(), |line| line.start);
+            insert_at = after_header.unwrap_or(content_start(content));
         }
     }
-
-    let insert_at = match (last_entry_before_title, title_line) {
-        (Some(next), _) => next,
-        (None, Some(_)) => body_start,
-        (None, None) => content_start(content),
-    };
 
     let author_line = author_line.and_then(|line| normalise_authors(&resolve_references(line, &entries)));
 

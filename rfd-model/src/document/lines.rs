@@ -72,7 +72,7 @@ mod tests {
         let texts: Vec<_> = lines.iter().map(|l| l.text).collect();
         assert_eq!(texts, ["a", "bc", "", "d"]);
         assert_eq!((lines[0].start, lines[0].end, lines[0].next), (0, 1, 3));
-        assert_eq!((lines[3].start, lines[3].end, lines[3].next), (8, 9, 9));
+        assert_eq!((lines[3].start, lines[3].end, lines[3].next), (7, 8, 8));
     }
 
     #[test]

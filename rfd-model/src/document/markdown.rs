@@ -140,63 +140,61 @@ pub(super) fn scan(content: &str) -> Layout {
     let lines = lines(content);
     let mut entries = Entries { content, wanted: Default::default(), title: None, last_line_next: None };
 
-    // Front matter: `---` on the first line, up to the next `---` (or `...`).
-    let front_matter_end = lines
-        .first()
-        .filter(|first| first.text.trim_end() == "---")
-        .and_then(|_| lines.iter().skip(1).position(|line| is_front_matter_end(line.text)))
-        .map(|position| position + 1);
-    let mut index = 0;
-    if let Some(end) = front_matter_end {
-        for line in lines.get(1..end).unwrap_or_default() {
-            entries.record(line, true);
+    // Front matter: `---` on the first non-blank line, up to the next `---` (or `...`).
+    let first = lines.iter().position(|line| !line.is_blank());
+    let front_matter = first
+        .filter(|first| lines.get(*first).is_some_and(|line| line.text.trim_end() == "---"))
+        .and_then(|first| {
+            let end = lines.iter().skip(first + 1).position(|line| is_front_matter_end(line.text))?;
+            Some((first, first + 1 + end))
+        });
+    let after_front_matter = match front_matter {
+        Some((open, close)) => {
+            for line in lines.get(open + 1..close).unwrap_or_default() {
+                entries.record(line, true);
+            }
+            close + 1
         }
-        index = end + 1;
-    }
-    let after_front_matter = index;
+        None => 0,
+    };
+    let rest = lines.get(after_front_matter..).unwrap_or_default();
 
-    // The title, and the attribute lines before it (all of them when there is none).
+    // The title: the first level-1 heading outside fenced code.
     let mut fences = Fences::default();
-    let mut title_line = None;
-    let mut title = None;
-    for (offset, line) in lines.get(index..).unwrap_or_default().iter().enumerate() {
-        if fences.skip(line.text) {
-            continue;
-        }
-        if let Some(heading) = level_one_heading(line.text) {
-            title_line = Some(index + offset);
-            let stripped = strip_rfd_prefix(heading);
-            title = (!stripped.is_empty()).then_some(stripped);
-            break;
-        }
-        entries.record(line, false);
-    }
-    if title_line.is_none() {
-        title = entries.title.map(strip_rfd_prefix).filter(|t| !t.is_empty());
-    }
+    let title_line = rest
+        .iter()
+        .position(|line| !fences.skip(line.text) && level_one_heading(line.text).is_some())
+        .map(|offset| after_front_matter + offset);
 
-    let body_start = match title_line {
-        Some(title_index) => lines.get(title_index).map_or(content.len(), |line| line.next),
-        None => {
+    let (title, body_start, insert_at) = match title_line.and_then(|index| lines.get(index)) {
+        Some(title) => {
+            // Everything between the front matter and the title is header.
             let mut fences = Fences::default();
-            lines
-                .get(after_front_matter..)
-                .unwrap_or_default()
+            for line in rest.iter().take_while(|line| line.start < title.start) {
+                if !fences.skip(line.text) {
+                    entries.record(line, false);
+                }
+            }
+            let text = level_one_heading(title.text).map(strip_rfd_prefix).filter(|t| !t.is_empty());
+            (text, title.next, entries.last_line_next.unwrap_or(title.start))
+        }
+        None => {
+            // No heading: the header is the front matter and the attribute lines right
+            // after it (or at the very start), up to the first blank or other line; a front
+            // matter `title:` serves as the title.
+            let body_start = rest
                 .iter()
-                .find(|line| {
-                    fences.skip(line.text) || !(line.is_blank() || attribute_line(line.text).is_some())
-                })
-                .map_or(content.len(), |line| line.start)
+                .find(|line| !entries.record(line, false))
+                .map_or(content.len(), |line| line.start);
+            let text = entries.title.map(strip_rfd_prefix).filter(|t| !t.is_empty());
+            (text, body_start, body_start.max(content_start(content)))
         }
     };
 
-    let (insert_at, insert_in_front_matter) = match (front_matter_end, entries.last_line_next, title_line) {
-        (Some(end), _, _) => (lines.get(end).map_or(content.len(), |line| line.start), true),
-        (None, Some(next), _) => (next, false),
-        (None, None, Some(title_index)) => {
-            (lines.get(title_index).map_or(content.len(), |line| line.start), false)
-        }
-        (None, None, None) => (content_start(content), false),
+    // In front matter, new attributes go just before its closing line.
+    let (insert_at, insert_in_front_matter) = match front_matter.and_then(|(_, close)| lines.get(close)) {
+        Some(close) => (close.start, true),
+        None => (insert_at, false),
     };
 
     Layout {

@@ -416,7 +416,7 @@ impl RfdDocument {
                 let tail = self.content.get(at..).unwrap_or_default();
                 let eol = lines::line_ending(&self.content);
                 content.push_str(head);
-                if tail.is_empty() && !head.is_empty() && !head.ends_with('\n') {
+                if tail.is_empty() && at > lines::content_start(&self.content) && !head.ends_with('\n') {
                     content.push_str(eol);
                     content.push_str(line.trim_end());
                 } else {
@@ -430,13 +430,14 @@ impl RfdDocument {
         check_size(updated.content.len())?;
         // Nothing but this attribute may change; if the new line would be read otherwise
         // (an unforeseen interaction with the surrounding text), refuse rather than corrupt.
+        // (An author line may change with `authors` when it refers to `{authors}`.)
         let reads_back = updated.raw(attr).unwrap_or_default() == value;
         let others_kept = Attribute::ALL
             .into_iter()
             .filter(|other| *other != attr)
             .all(|other| updated.raw(other) == self.raw(other))
             && updated.title() == self.title()
-            && updated.layout.author_line == self.layout.author_line;
+            && updated.body() == self.body();
         if !reads_back || !others_kept {
             return Err(DocumentError::InvalidValue {
                 attribute: name,
@@ -470,7 +471,8 @@ impl RfdDocument {
             let updated = Self::from_content(self.format, content);
             let header_kept = Attribute::ALL.into_iter().all(|attr| updated.raw(attr) == self.raw(attr))
                 && updated.layout.author_line == self.layout.author_line
-                && (self.title().is_none() || updated.title() == self.title());
+                && (self.title().is_none() || updated.title() == self.title())
+                && updated.body().ends_with(body);
             if header_kept {
                 *self = updated;
                 return Ok(true);
