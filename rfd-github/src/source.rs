@@ -200,8 +200,9 @@ impl RfdSource for GitHubSource {
     }
 
     fn browse_url(&self, branch: &str, path: &str) -> Option<String> {
+        // `tree`, as the reference's RFD links have it; GitHub redirects it for a file.
         Some(format!(
-            "{}/{}/{}/blob/{branch}/{}",
+            "{}/{}/{}/tree/{branch}/{}",
             self.html_base,
             self.owner(),
             self.repo(),

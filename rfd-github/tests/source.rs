@@ -446,6 +446,17 @@ async fn app_auth_mints_an_installation_token_and_uses_it() -> TestResult {
         .stderr(std::process::Stdio::null())
         .status()?;
     assert!(status.success(), "openssl genrsa failed");
+    // GitHub hands out PKCS#1 keys (`BEGIN RSA PRIVATE KEY`); openssl 3 writes PKCS#8.
+    let pkcs1_path = key_dir.path().join("app-pkcs1.pem");
+    let status = std::process::Command::new("openssl")
+        .args(["rsa", "-traditional", "-in"])
+        .arg(&key_path)
+        .arg("-out")
+        .arg(&pkcs1_path)
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    assert!(status.success(), "openssl rsa -traditional failed");
+    assert!(std::fs::read_to_string(&pkcs1_path)?.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
 
     s.fake.enable_app(4242, 77);
     let app = GitHubSource::new(&config(
@@ -465,11 +476,21 @@ async fn app_auth_mints_an_installation_token_and_uses_it() -> TestResult {
             .all(|r| r.authorization.as_deref().is_some_and(|a| a.starts_with("token ghs_fake")))
     );
 
+    // A PKCS#1 key works the same.
+    let pkcs1 = GitHubSource::new(&config(
+        &s.fake,
+        GitHubAuth::App { app_id: 4242, installation_id: 77, private_key_path: pkcs1_path },
+    ))?;
+    assert_eq!(pkcs1.branches().await?.len(), 1);
+    assert_eq!(s.fake.tokens_minted(), 2);
+    s.fake.revoke_installation_tokens();
+    assert!(pkcs1.branches().await.is_ok(), "a revoked token is replaced");
+
     // A revoked token (the app was reinstalled): one 401, a new token, the call succeeds.
     s.fake.reset_calls();
     s.fake.revoke_installation_tokens();
     assert_eq!(app.branches().await?.len(), 1);
-    assert_eq!(s.fake.tokens_minted(), 2);
+    assert_eq!(s.fake.tokens_minted(), 4);
     assert_eq!(s.fake.calls(), 3, "401, token exchange, retried call");
 
     // A wrong installation is an auth or not-found error, not a retry loop.
@@ -500,8 +521,26 @@ async fn browse_urls_point_at_the_web_view() -> TestResult {
     github.api_url = "https://api.github.com".into();
     let source = GitHubSource::new(&github)?;
     assert_eq!(
-        source.browse_url("0001", "rfd/0001/README.adoc").as_deref(),
-        Some("https://github.com/acme/rfd/blob/0001/rfd/0001/README.adoc")
+        source.browse_url("0001", "rfd/0001").as_deref(),
+        Some("https://github.com/acme/rfd/tree/0001/rfd/0001")
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_nested_rfd_dir_works() -> TestResult {
+    let repo = TestRepo::new()?;
+    repo.write("docs/rfd/0010/README.md", "# RFD 10 Nested\n")?;
+    repo.write("docs/rfd/0011/README.adoc", "= RFD 11 Nested\n")?;
+    repo.commit("nested")?;
+    let fake = FakeGitHub::start(repo.path(), OWNER, REPO).await?;
+    let mut nested = config(&fake, token("t"));
+    nested.rfd_dir = "/docs/rfd/".into();
+    let source = GitHubSource::new(&nested)?;
+    let tree = source.rfd_tree("main").await?;
+    assert_eq!(tree.iter().map(|e| e.rfd).collect::<Vec<_>>(), vec![10, 11]);
+    let folder = source.read_rfd(10, "main").await?.ok_or("RFD 10 missing")?;
+    assert_eq!(folder.readme.path, "docs/rfd/0010/README.md");
+    assert_eq!(source.rfd_commits(11, "main", 5).await?.len(), 1);
     Ok(())
 }
