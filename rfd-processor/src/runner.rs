@@ -85,7 +85,18 @@ impl From<StoreError> for JobError {
 pub trait JobHandler: Send + Sync + 'static {
     /// Runs one attempt of `job`. An error fails the attempt (it is retried).
     fn run(&self, job: Job, attempt: Attempt) -> impl Future<Output = Result<(), JobError>> + Send;
+
+    /// Runs instead of [`JobHandler::run`] for a job superseded by a newer commit: it may
+    /// keep history, but must have no effect a newer job could be undone by. The job is
+    /// then marked superseded; an error fails the attempt like one of `run`.
+    fn superseded(&self, job: Job, attempt: Attempt) -> impl Future<Output = Result<(), JobError>> + Send {
+        let _ = (job, attempt);
+        async { Ok(()) }
+    }
 }
+
+/// Why a superseded job did not run.
+const SUPERSEDED: &str = "a newer commit of this RFD and branch was already processed";
 
 /// The runner of one process.
 pub struct Runner<H> {
@@ -205,28 +216,25 @@ impl<H: JobHandler> Runner<H> {
             Some(known) => Ok(known),
             None => self.store.is_superseded(&job).await,
         };
-        match superseded {
-            Ok(true) => {
-                let _ = self
-                    .store
-                    .supersede(&attempt, "a newer commit of this RFD and branch was already processed")
-                    .await;
-                tracing::info!("superseded by a newer commit");
-                self.wake.notify_one();
-                return;
-            }
-            Ok(false) => {}
+        let superseded = match superseded {
+            Ok(superseded) => superseded,
             Err(err) => {
                 self.record_failure(&attempt, &format!("checking for newer commits: {err}")).await;
                 return;
             }
-        }
+        };
 
         let handler = self.handler.clone();
         let mut work = tokio::spawn({
             let job = job.clone();
             let attempt = attempt.clone();
-            async move { handler.run(job, attempt).await }
+            async move {
+                if superseded {
+                    handler.superseded(job, attempt).await
+                } else {
+                    handler.run(job, attempt).await
+                }
+            }
         });
         let lease = self.settings.lease();
         let mut heartbeat = tokio::time::interval(lease / 3);
@@ -247,6 +255,15 @@ impl<H: JobHandler> Runner<H> {
             }
         };
         match outcome {
+            Ok(Ok(())) if superseded => {
+                match self.with_retries(|| self.store.supersede(&attempt, SUPERSEDED)).await {
+                    Some(true) => tracing::info!("superseded by a newer commit"),
+                    Some(false) => tracing::warn!("finished after the lease was lost; result discarded"),
+                    None => tracing::warn!(
+                        "could not record the supersede; the lease will expire and the job rerun"
+                    ),
+                }
+            }
             Ok(Ok(())) => match self.with_retries(|| self.store.complete(&attempt)).await {
                 Some(true) => tracing::debug!("succeeded"),
                 Some(false) => tracing::warn!("finished after the lease was lost; result discarded"),

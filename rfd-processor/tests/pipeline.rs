@@ -114,6 +114,31 @@ async fn attempt(store: &Store, handler: &impl JobHandler) -> Result<(), String>
     }
 }
 
+/// Runs the real runner over the pipeline until every job is processed.
+async fn drain(world: &World, mode: UpdateMode) {
+    let processor = JobProcessor::Pipeline(pipeline(world, world.source.clone(), mode));
+    let settings = RunnerSettings { poll_interval_ms: 50, ..RunnerSettings::default() };
+    let runner = Runner::new(world.store.clone(), processor, settings, "test-runner".into());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let jobs = ok!(
+            world.store.list_jobs(&rfd_model::JobFilter::default(), rfd_model::Page::first(100)).await,
+            "jobs"
+        );
+        if jobs.iter().all(|j| j.processed) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "jobs did not finish: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    let _ = running.await;
+}
+
 fn file_at(repo: &TestRepo, rev: &str, path: &str) -> String {
     ok!(repo.git(&["show", &format!("{rev}:{path}")]), "git show")
 }
@@ -557,32 +582,12 @@ async fn the_scanner_backfills_missed_commits_oldest_first_and_runs_alone() {
     assert_eq!(jobs.iter().map(|j| j.sha.clone()).collect::<Vec<_>>(), commits, "enqueued oldest first");
 
     // The real runner drains them in order: history complete, newest latest.
-    let processor = JobProcessor::Pipeline(pipeline(&world, world.source.clone(), UpdateMode::Read));
-    let runner = Runner::new(
-        world.store.clone(),
-        processor,
-        RunnerSettings { poll_interval_ms: 50, ..RunnerSettings::default() },
-        "scan-drain".into(),
+    drain(&world, UpdateMode::Read).await;
+    let jobs = ok!(
+        world.store.list_jobs(&rfd_model::JobFilter::default(), rfd_model::Page::first(10)).await,
+        "jobs"
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(runner.run(async move {
-        let _ = stopped.await;
-    }));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let jobs = ok!(
-            world.store.list_jobs(&rfd_model::JobFilter::default(), rfd_model::Page::first(10)).await,
-            "jobs"
-        );
-        if jobs.iter().all(|j| j.processed) {
-            assert!(jobs.iter().all(|j| j.state == JobState::Succeeded), "{jobs:?}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "jobs did not finish: {jobs:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = stop.send(());
-    let _ = running.await;
+    assert!(jobs.iter().all(|j| j.state == JobState::Succeeded), "{jobs:?}");
     let rfd = ok!(world.store.get_rfd(9).await, "rfd").unwrap_or_else(|| panic!("rfd"));
     let revisions = ok!(world.store.list_revisions(rfd.id, rfd_model::Page::first(10)).await, "revisions");
     assert_eq!(revisions.len(), 3);
@@ -662,4 +667,51 @@ async fn ideation_gets_a_pull_request_an_old_closed_one_does_not_block_and_label
     let open: Vec<_> = world.fake.pull_requests().into_iter().filter(|pr| pr.state == "open").collect();
     assert_eq!(open.len(), 1, "still one open pull request");
     assert_eq!(open[0].labels, vec![":thought_balloon: discussion".to_string()], "the stale label went");
+}
+
+#[tokio::test]
+async fn an_older_commit_arriving_late_is_superseded_but_kept_as_history() {
+    let repo = ok!(TestRepo::new(), "repo");
+    ok!(repo.write("rfd/0006/README.adoc", adoc(6, "Late", "discussion")), "write");
+    let older = ok!(repo.commit("older"), "commit");
+    tokio::time::sleep(GIT_SECOND).await;
+    ok!(repo.write("rfd/0006/README.adoc", adoc(6, "Late", "published")), "write");
+    let newer = ok!(repo.commit("newer"), "commit");
+    let world = world_with(repo).await;
+    let committed_at = |sha: &str| {
+        let seconds: i64 =
+            ok!(world.repo.git(&["show", "-s", "--format=%ct", sha]), "git show").trim().parse().unwrap_or(0);
+        chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+    };
+
+    ok!(
+        world
+            .store
+            .enqueue(&[NewJob { committed_at: committed_at(&newer), ..update(6, "main", &newer) }])
+            .await,
+        "enqueue"
+    );
+    drain(&world, UpdateMode::Read).await;
+    ok!(
+        world
+            .store
+            .enqueue(&[NewJob { committed_at: committed_at(&older), ..update(6, "main", &older) }])
+            .await,
+        "enqueue"
+    );
+    drain(&world, UpdateMode::Read).await;
+
+    let jobs = ok!(
+        world.store.list_jobs(&rfd_model::JobFilter::default(), rfd_model::Page::first(10)).await,
+        "jobs"
+    );
+    let late = jobs.iter().find(|j| j.sha == older).unwrap_or_else(|| panic!("the older job"));
+    assert_eq!(late.state, JobState::Superseded);
+    assert!(late.completed_actions.is_empty(), "no action ran for the superseded job");
+    let rfd = ok!(world.store.get_rfd(6).await, "rfd").unwrap_or_else(|| panic!("rfd"));
+    let revisions = ok!(world.store.list_revisions(rfd.id, rfd_model::Page::first(10)).await, "revisions");
+    assert_eq!(revisions.iter().map(|r| r.commit_sha.as_str()).collect::<Vec<_>>(), vec![&newer, &older]);
+    let meta = ok!(world.store.get_rfd_meta(&ReadScope::All, 6, RevisionRef::Latest).await, "meta")
+        .unwrap_or_else(|| panic!("stored"));
+    assert_eq!(meta.commit.as_deref(), Some(newer.as_str()), "the newer revision stays latest");
 }

@@ -474,6 +474,15 @@ impl JobHandler for Pipeline {
             JobKind::BranchReconcile => self.reconcile(&job).await,
         }
     }
+
+    /// An older commit that arrived after a newer one: its revision is history worth
+    /// keeping (it never becomes the latest), but no action runs for it.
+    async fn superseded(&self, job: Job, _attempt: Attempt) -> Result<(), JobError> {
+        if let (JobKind::RfdUpdate, Some(number)) = (job.kind, job.rfd) {
+            self.store_revision(&job, number).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What the processor runs jobs with, chosen from the config file.
@@ -492,9 +501,19 @@ impl JobHandler for JobProcessor {
         match self {
             Self::Pipeline(pipeline) => pipeline.run(job, attempt).await,
             Self::Skip => Ok(()),
-            Self::Unconfigured => {
-                Err(JobError("no RFD source is configured: add a [github] section to the config file".into()))
-            }
+            Self::Unconfigured => Err(unconfigured()),
         }
     }
+
+    async fn superseded(&self, job: Job, attempt: Attempt) -> Result<(), JobError> {
+        match self {
+            Self::Pipeline(pipeline) => pipeline.superseded(job, attempt).await,
+            Self::Skip => Ok(()),
+            Self::Unconfigured => Err(unconfigured()),
+        }
+    }
+}
+
+fn unconfigured() -> JobError {
+    JobError("no RFD source is configured: add a [github] section to the config file".into())
 }
