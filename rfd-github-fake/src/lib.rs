@@ -12,6 +12,25 @@
 //! ([`FakeGitHub::fail_next`], [`FakeGitHub::fail_next_writes`]) and require credentials
 //! ([`FakeGitHub::require_token`], [`FakeGitHub::enable_app`]). [`TestRepo`] builds the
 //! repository.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use rfd_github_fake::{FakeGitHub, TestRepo};
+//!
+//! let repo = TestRepo::new()?;
+//! repo.write("rfd/0001/README.adoc", "= RFD 1 Title\n:state: published\n")?;
+//! repo.commit("RFD 1")?;
+//! repo.branch("0001")?;
+//! let github = FakeGitHub::start(repo.path(), "acme", "rfd").await?;
+//! // Give `github.url()` to the client as its `api_url`; then, e.g.:
+//! github.fail_next(1, 502, &[]); // the next call answers 502
+//! github.fail_next_writes(1, 409); // the next write conflicts
+//! // ... run the code under test ...
+//! assert_eq!(github.calls_to("GET /repos/acme/rfd/git/trees/"), 0);
+//! assert!(github.pull_requests().is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
 #![recursion_limit = "256"]
 

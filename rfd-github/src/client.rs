@@ -77,6 +77,8 @@ pub(crate) struct Transport {
     calls: AtomicU64,
     /// The last `x-ratelimit-remaining` seen, -1 before any.
     remaining: AtomicI64,
+    /// Until when (unix ms) a rate limit holds calls back; 0 when none does.
+    paused_until_ms: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -134,6 +136,7 @@ impl Transport {
             retry: config.retry.clone(),
             calls: AtomicU64::new(0),
             remaining: AtomicI64::new(-1),
+            paused_until_ms: AtomicU64::new(0),
         })
     }
 
@@ -186,28 +189,31 @@ impl Transport {
         let mut failures = 0u32;
         let mut rate_waits = 0u32;
         let mut reauthenticated = false;
+        let max_wait = Duration::from_secs(self.retry.max_rate_limit_wait_secs);
         loop {
+            // While the limit holds, no call of this client goes out: each would be refused
+            // and count against the abuse detection.
+            if let Some(wait) = self.paused_for() {
+                if rate_waits >= MAX_RATE_LIMIT_WAITS || wait > max_wait {
+                    tracing::warn!(
+                        github.endpoint = endpoint,
+                        github.retry_after_ms = wait.as_millis() as u64,
+                        "rate limited; giving up for now"
+                    );
+                    return Err(SourceError::RateLimited { retry_after: wait });
+                }
+                rate_waits += 1;
+                tracing::info!(
+                    github.endpoint = endpoint,
+                    github.wait_ms = wait.as_millis() as u64,
+                    "rate limited; waiting for the reset"
+                );
+                tokio::time::sleep(wait).await;
+            }
             match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(Attempt::Final(error)) => return Err(error),
-                Err(Attempt::RateLimited(wait)) => {
-                    let max_wait = Duration::from_secs(self.retry.max_rate_limit_wait_secs);
-                    if rate_waits >= MAX_RATE_LIMIT_WAITS || wait > max_wait {
-                        tracing::warn!(
-                            github.endpoint = endpoint,
-                            github.retry_after_ms = wait.as_millis() as u64,
-                            "rate limited; giving up for now"
-                        );
-                        return Err(SourceError::RateLimited { retry_after: wait });
-                    }
-                    rate_waits += 1;
-                    tracing::info!(
-                        github.endpoint = endpoint,
-                        github.wait_ms = wait.as_millis() as u64,
-                        "rate limited; waiting for the reset"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
+                Err(Attempt::RateLimited(wait)) => self.pause(wait),
                 Err(Attempt::Unauthorized(message)) => {
                     // An installation token can be revoked before it expires: mint a new one once.
                     if reauthenticated || !self.forget_installation_token().await {
@@ -227,6 +233,19 @@ impl Transport {
                 }
             }
         }
+    }
+
+    /// Holds every call of this client back for `wait`.
+    fn pause(&self, wait: Duration) {
+        let until = now_ms().saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+        self.paused_until_ms.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// How long calls are still held back, if they are.
+    fn paused_for(&self) -> Option<Duration> {
+        let until = self.paused_until_ms.load(Ordering::Relaxed);
+        let now = now_ms();
+        (until > now).then(|| Duration::from_millis(until - now))
     }
 
     fn classify(&self, error: ClientError, kind: Kind, endpoint: &str) -> Attempt {
@@ -393,6 +412,11 @@ fn classify_reqwest(error: &reqwest::Error, endpoint: &str) -> Attempt {
     } else {
         Attempt::Transient(message)
     }
+}
+
+fn now_ms() -> u64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A number in [0, 1) that differs between calls and processes.

@@ -367,6 +367,16 @@ async fn rate_limit_waits_for_the_reset_instead_of_hammering() -> TestResult {
     assert!(started.elapsed() >= Duration::from_millis(1000), "it must wait for the reset");
     assert_eq!(s.source.rate_limit_remaining(), Some(4998), "the last remaining count is kept");
 
+    // Concurrent calls wait for the same reset instead of each being refused.
+    s.fake.reset_calls();
+    let reset = (chrono::Utc::now().timestamp() + 1).to_string();
+    s.fake.fail_next(1, 403, &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
+    s.source.rfd_tree("main").await?;
+    let (a, b, c) =
+        tokio::join!(s.source.rfd_tree("main"), s.source.branches(), s.source.read_rfd(2, "main"));
+    assert!(a.is_ok() && b.is_ok() && c.is_ok());
+    assert_eq!(s.fake.calls(), 6, "1 refused + 1 retried + 4 for the three calls");
+
     // Secondary limits say Retry-After.
     s.fake.reset_calls();
     s.fake.fail_next(1, 429, &[("retry-after", "1")]);
@@ -388,6 +398,15 @@ async fn rate_limit_waits_for_the_reset_instead_of_hammering() -> TestResult {
     assert_eq!(s.fake.calls(), 1);
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(s.source.rate_limit_remaining(), Some(0));
+
+    // Until the reset, the client does not call GitHub at all, from any method.
+    let before = s.source.calls();
+    let held = s.source.read_rfd(1, "main").await;
+    assert!(matches!(held, Err(SourceError::RateLimited { .. })), "{held:?}");
+    let held = s.source.pull_requests().ok_or("pull requests")?.pull_requests_for_branch("0001").await;
+    assert!(matches!(held, Err(SourceError::RateLimited { .. })), "{held:?}");
+    assert_eq!(s.fake.calls(), 1, "no call while the limit holds");
+    assert_eq!(s.source.calls(), before);
     Ok(())
 }
 
