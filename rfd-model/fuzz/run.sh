@@ -13,11 +13,18 @@
 # seeds/TARGET holds the committed starting inputs. A crash exits non-zero; reproduce it
 # with: rfd-model/fuzz/run.sh 0 TARGET artifacts/TARGET/crash-...
 set -euo pipefail
-cd "$(dirname "$0")"
 
 seconds=${1:-30}
 target=${2:-document}
 shift $(($# < 2 ? $# : 2))
+# Paths given (crash files, corpus directories) are relative to where we were called.
+args=()
+for arg in "$@"; do
+    if [ -e "$arg" ]; then arg=$(realpath "$arg"); fi
+    args+=("$arg")
+done
+set -- ${args[@]+"${args[@]}"}
+cd "$(dirname "$0")"
 
 # libfuzzer-sys compiles libFuzzer's C++ sources.
 if ! command -v c++ >/dev/null 2>&1; then

@@ -619,3 +619,52 @@ fn include_targets_that_escape_are_refused() {
     let d = doc(Asciidoc, "= T\r\n\r\ninclude::./a.adoc[]\r\nafter\r\n");
     assert_eq!(d.expand_includes(|_| Some("A".to_owned())), "= T\r\n\r\nA\r\nafter\r\n");
 }
+
+// ---------------------------------------------------------------- documents without a title
+
+#[test]
+fn without_a_title_the_header_is_the_leading_attribute_lines() {
+    let d =
+        doc(Asciidoc, ":state: ideation\n// note\n:labels: x\n\nText.\n:discussion: https://x.example.com\n");
+    assert_eq!((d.state(), d.labels(), d.discussion()), (Some(RfdState::Ideation), Some("x"), None));
+    assert_eq!(d.body(), "\nText.\n:discussion: https://x.example.com\n");
+    assert_eq!(d.problems(), vec![DocumentProblem::MissingTitle]);
+
+    let mut d = doc(Markdown, "state: ideation\nText.\nlabels: not-header\n");
+    assert_eq!((d.state(), d.labels()), (Some(RfdState::Ideation), None));
+    assert_eq!(d.set_attribute(Attribute::Labels, "y"), Ok(true));
+    assert_eq!(d.content(), "state: ideation\nlabels: y\nText.\nlabels: not-header\n");
+    assert_eq!(d.body(), "Text.\nlabels: not-header\n");
+}
+
+#[test]
+fn an_unclosed_comment_block_does_not_swallow_a_new_attribute() {
+    let mut d = doc(Asciidoc, ":labels: x\n////\nnever closed\n");
+    assert_eq!(d.set_attribute(Attribute::State, "ideation"), Ok(true));
+    assert_eq!(d.content(), ":labels: x\n:state: ideation\n////\nnever closed\n");
+    assert_eq!(d.state(), Some(RfdState::Ideation));
+}
+
+#[test]
+fn problems_have_codes_and_messages() {
+    let problems = [
+        DocumentProblem::MissingTitle,
+        DocumentProblem::MissingState,
+        DocumentProblem::UnknownState("x".to_owned()),
+        DocumentProblem::InvalidDiscussion("y".to_owned()),
+    ];
+    let codes: Vec<&str> = problems.iter().map(DocumentProblem::code).collect();
+    assert_eq!(codes, ["missing_title", "missing_state", "unknown_state", "invalid_discussion"]);
+    assert_eq!(problems[2].to_string(), "unknown state \"x\"");
+    assert!(problems[3].to_string().contains("\"y\""));
+}
+
+#[test]
+fn a_last_line_ending_in_a_carriage_return_reads_the_same_after_a_write() {
+    // Found by the fuzzer: `:tc:\r` was an author line until a line was added after it.
+    let mut d = doc(Asciidoc, "\n= R\n:tc:\r");
+    assert_eq!(d.authors(), None);
+    assert_eq!(d.set_attribute(Attribute::Labels, "o"), Ok(true));
+    assert_eq!(d.content(), "\n= R\n:tc:\r\n:labels: o");
+    assert_eq!((d.authors(), d.labels()), (None, Some("o")));
+}

@@ -58,7 +58,12 @@ fuzz_target!(|data: &[u8]| {
             Attribute::Authors if expected.is_empty() => {}
             _ => assert_eq!(written.attribute(attr).unwrap_or_default(), expected),
         }
+        // (An AsciiDoc author line may refer to the attribute: `{labels}`.)
+        let reference = format!("{{{attr}}}");
         for other in Attribute::ALL.into_iter().filter(|other| *other != attr) {
+            if other == Attribute::Authors && doc.content().contains(&reference) {
+                continue;
+            }
             assert_eq!(written.attribute(other), doc.attribute(other), "{other} moved");
         }
         assert_eq!(written.title(), doc.title());

@@ -203,6 +203,7 @@ pub(super) fn scan(content: &str) -> Layout {
         }
     }
 
+    let author_line_range = author_line.map(|line| range_in(content, line));
     let author_line = author_line.and_then(|line| normalise_authors(&resolve_references(line, &entries)));
 
     let mut includes = Vec::new();
@@ -224,6 +225,7 @@ pub(super) fn scan(content: &str) -> Layout {
         title,
         attrs: entries.wanted,
         author_line,
+        author_line_range,
         body_start,
         insert_at,
         insert_in_front_matter: false,

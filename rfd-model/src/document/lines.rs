@@ -6,7 +6,7 @@
 pub(super) struct Line<'a> {
     /// Where the line's text starts (after a byte order mark on the first line).
     pub start: usize,
-    /// Where the line's text ends, before `\n` or `\r\n`.
+    /// Where the line's text ends, before `\n`, `\r\n` or any run of `\r`.
     pub end: usize,
     /// Where the next line starts (the content's length after the last line).
     pub next: usize,
@@ -28,12 +28,12 @@ pub(super) fn lines(content: &str) -> Vec<Line<'_>> {
     while start < content.len() {
         let rest = content.get(start..).unwrap_or_default();
         let (text_len, next) = match rest.find('\n') {
-            Some(nl) if rest.as_bytes().get(nl.wrapping_sub(1)) == Some(&b'\r') && nl > 0 => {
-                (nl - 1, start + nl + 1)
-            }
             Some(nl) => (nl, start + nl + 1),
             None => (rest.len(), content.len()),
         };
+        // Carriage returns ending a line are line ending, not text, wherever they are: so a
+        // last line `a\r` reads the same once a line is written after it.
+        let text_len = rest.get(..text_len).unwrap_or_default().trim_end_matches('\r').len();
         let mut text = rest.get(..text_len).unwrap_or_default();
         let mut text_start = start;
         if start == 0
@@ -76,9 +76,9 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_carriage_return_stays_in_the_text() {
-        let lines = lines("a\r");
-        assert_eq!(lines[0].text, "a\r");
+    fn carriage_returns_ending_a_line_are_not_text() {
+        let texts: Vec<_> = lines("a\r\r\nb\rc\r").iter().map(|l| (l.text, l.end)).collect();
+        assert_eq!(texts, [("a", 1), ("b\rc", 7)]);
     }
 
     #[test]

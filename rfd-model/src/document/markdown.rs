@@ -201,6 +201,7 @@ pub(super) fn scan(content: &str) -> Layout {
         title: title.map(|t| range_in(content, t)),
         attrs: entries.wanted,
         author_line: None,
+        author_line_range: None,
         body_start,
         insert_at,
         insert_in_front_matter,

@@ -19,7 +19,16 @@
 //!   matter block (where a `title:` also serves when there is no heading).
 //!
 //! In both, the first occurrence of an attribute wins and names match case-insensitively.
-//! Writes keep the document's line endings (`\r\n` stays `\r\n`).
+//! A document without a title has as header only the attribute lines it starts with (up to
+//! the first blank or other line, as Asciidoctor reads a header); its body is the rest.
+//! Header and body never overlap, so an attribute write leaves the body as it was and a
+//! body write leaves the attributes. Writes keep the document's line endings (`\r\n`
+//! stays `\r\n`) and a leading byte order mark.
+//!
+//! Not supported: AsciiDoc attribute values continued over several lines (a value ending
+//! in ` \` is read up to the backslash, and refused on write), YAML lists in front matter
+//! (`authors:` followed by `- name` lines reads as empty), and includes inside included
+//! files (expansion is one level deep).
 
 mod asciidoc;
 mod lines;
@@ -217,6 +226,32 @@ pub enum DocumentProblem {
     InvalidDiscussion(String),
 }
 
+impl DocumentProblem {
+    /// A stable machine-readable code: `missing_title`, `missing_state`, `unknown_state`,
+    /// `invalid_discussion`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DocumentProblem::MissingTitle => "missing_title",
+            DocumentProblem::MissingState => "missing_state",
+            DocumentProblem::UnknownState(_) => "unknown_state",
+            DocumentProblem::InvalidDiscussion(_) => "invalid_discussion",
+        }
+    }
+}
+
+impl fmt::Display for DocumentProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocumentProblem::MissingTitle => f.write_str("the document has no title"),
+            DocumentProblem::MissingState => f.write_str("the document has no state attribute"),
+            DocumentProblem::UnknownState(state) => write!(f, "unknown state {state:?}"),
+            DocumentProblem::InvalidDiscussion(text) => {
+                write!(f, "the discussion {text:?} is not an http(s) URL")
+            }
+        }
+    }
+}
+
 /// Where an attribute is in the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct AttrEntry {
@@ -239,6 +274,8 @@ struct Layout {
     attrs: [Option<AttrEntry>; 4],
     /// AsciiDoc: the author line, references resolved and normalised.
     author_line: Option<String>,
+    /// AsciiDoc: the author line as written.
+    author_line_range: Option<Range<usize>>,
     /// Where the body begins.
     body_start: usize,
     /// Where a missing attribute's line goes: always the start of a line, or the end
@@ -437,6 +474,7 @@ impl RfdDocument {
             .filter(|other| *other != attr)
             .all(|other| updated.raw(other) == self.raw(other))
             && updated.title() == self.title()
+            && updated.author_line_text() == self.author_line_text()
             && updated.body() == self.body();
         if !reads_back || !others_kept {
             return Err(DocumentError::InvalidValue {
@@ -470,7 +508,7 @@ impl RfdDocument {
             let content = format!("{head}{separator}{body}");
             let updated = Self::from_content(self.format, content);
             let header_kept = Attribute::ALL.into_iter().all(|attr| updated.raw(attr) == self.raw(attr))
-                && updated.layout.author_line == self.layout.author_line
+                && updated.author_line_text() == self.author_line_text()
                 && (self.title().is_none() || updated.title() == self.title())
                 && updated.body().ends_with(body);
             if header_kept {
@@ -537,6 +575,11 @@ impl RfdDocument {
             .as_ref()
             .and_then(|entry| self.content.get(entry.value.clone()))
             .filter(|value| !value.is_empty())
+    }
+
+    /// The AsciiDoc author line as written.
+    fn author_line_text(&self) -> Option<&str> {
+        self.layout.author_line_range.clone().and_then(|range| self.content.get(range))
     }
 
     fn validate(&self, attr: Attribute, value: &str) -> Result<String, DocumentError> {
