@@ -5,6 +5,7 @@
 //! - [`db`] and [`store`]: connection pools and async storage;
 //! - [`source`]: the repository RFDs are read from, behind one trait;
 //! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
+//! - [`search`]: full-text search over RFD sections (PostgreSQL or Meilisearch);
 //! - [`config`]: configuration loading shared by the binaries.
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod migrations;
 pub mod processing;
 pub mod queue;
 pub mod schema;
+pub mod search;
 pub mod source;
 pub mod store;
 pub mod types;

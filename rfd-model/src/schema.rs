@@ -177,6 +177,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     magic_link_client_redirect_uri,
     login_attempt,
     link_request,
+    search_section,
+    search_word,
 );
 
 // Users, credentials, groups, mappers and clients (migration 2026-11-24-000020_auth).
@@ -384,3 +386,33 @@ diesel::joinable!(api_key -> api_user (api_user_id));
 diesel::joinable!(api_user_access_token -> api_user (api_user_id));
 diesel::joinable!(access_group_membership -> access_group (access_group_id));
 diesel::joinable!(access_group_membership -> api_user (api_user_id));
+
+// Full-text search over RFD sections (migration 2026-11-24-000030_search). The generated
+// `document` tsvector column is left out: only SQL reads it.
+
+diesel::table! {
+    search_section (object_id) {
+        object_id -> Varchar,
+        rfd_id -> Uuid,
+        rfd_number -> Int4,
+        revision_id -> Uuid,
+        position -> Int4,
+        level -> Int2,
+        anchor -> Nullable<Varchar>,
+        url -> Nullable<Varchar>,
+        hierarchy -> Array<Nullable<Text>>,
+        hierarchy_radio -> Array<Nullable<Text>>,
+        title -> Text,
+        headings -> Text,
+        content -> Text,
+        indexed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    search_word (word) {
+        word -> Varchar,
+    }
+}
+
+diesel::joinable!(search_section -> rfd (rfd_id));
