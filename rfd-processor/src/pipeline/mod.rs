@@ -21,11 +21,12 @@ mod ensure_rfd_with_pull_request_is_in_valid_state;
 mod process_includes;
 mod update_discussion_url;
 mod update_pull_request;
+mod update_search;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rfd_model::document::{Attribute, DocumentProblem, RfdDocument};
+use rfd_model::document::{Attribute, RfdDocument};
 use rfd_model::source::{CommitInfo, PullRequest, PullRequestState, RfdFolder, RfdSource, SourceError};
 use rfd_model::{Attempt, Job, JobKind, NewRevision, NewRfd, Rfd, RfdRevision, Store, Visibility};
 use serde::Deserialize;
@@ -61,12 +62,15 @@ pub enum ActionName {
     EnsureRfdWithPullRequestIsInValidState,
     /// An RFD on the default branch should be published, committed or abandoned.
     EnsureRfdOnDefaultIsInValidState,
+    /// Index the latest revision's sections for search.
+    UpdateSearch,
 }
 
 impl ActionName {
     /// Every action, in the order they run by default.
-    pub const ALL: [ActionName; 6] = [
+    pub const ALL: [ActionName; 7] = [
         Self::ProcessIncludes,
+        Self::UpdateSearch,
         Self::CreatePullRequest,
         Self::UpdatePullRequest,
         Self::UpdateDiscussionUrl,
@@ -77,6 +81,7 @@ impl ActionName {
     fn action(self) -> Box<dyn Action> {
         match self {
             Self::ProcessIncludes => Box::new(process_includes::ProcessIncludes),
+            Self::UpdateSearch => Box::new(update_search::UpdateSearch::default()),
             Self::CreatePullRequest => Box::new(create_pull_request::CreatePullRequest),
             Self::UpdatePullRequest => Box::new(update_pull_request::UpdatePullRequest),
             Self::UpdateDiscussionUrl => Box::new(update_discussion_url::UpdateDiscussionUrl),
@@ -255,6 +260,16 @@ impl Pipeline {
         Self { store, source, settings, actions, backfill_limit }
     }
 
+    /// Indexes into `index` instead of the embedded default (PostgreSQL over `store`).
+    pub fn with_search(mut self, index: Arc<dyn rfd_model::search::SearchIndex>) -> Self {
+        for (action, name) in self.actions.iter_mut().zip(&self.settings.actions) {
+            if *name == ActionName::UpdateSearch {
+                *action = Box::new(update_search::UpdateSearch::new(index.clone()));
+            }
+        }
+        self
+    }
+
     /// Processes one RFD at one commit.
     async fn update(&self, job: &Job, attempt: &Attempt) -> Result<(), JobError> {
         let number = job.rfd.ok_or_else(|| JobError("an RFD update without an RFD number".into()))?;
@@ -379,7 +394,8 @@ impl Pipeline {
                 committed_at: commit.committed_at,
                 major_change,
                 tree_sha: Some(folder.tree_sha.clone()),
-                problems: document.problems().iter().map(problem_label).collect(),
+                // Stable codes; the offending text is in the revision's own columns.
+                problems: document.problems().iter().map(|p| p.code().to_string()).collect(),
             })
             .await?;
         tracing::info!(rfd.number = number, commit = %commit.sha, major_change, "revision stored");
@@ -450,17 +466,6 @@ struct StoredRevision {
     folder: RfdFolder,
     commit: CommitInfo,
     document: RfdDocument,
-}
-
-/// How a document problem is stored: a stable label, with the offending text if any.
-fn problem_label(problem: &DocumentProblem) -> String {
-    match problem {
-        DocumentProblem::MissingTitle => "missing_title".into(),
-        DocumentProblem::MissingState => "missing_state".into(),
-        DocumentProblem::UnknownState(state) => format!("unknown_state: {state}"),
-        DocumentProblem::InvalidDiscussion(text) => format!("invalid_discussion: {text}"),
-        other => format!("{other:?}"),
-    }
 }
 
 fn read_error(number: i32, err: SourceError) -> JobError {
