@@ -6,6 +6,7 @@
 //! - [`source`]: the repository RFDs are read from, behind one trait;
 //! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
 //! - [`search`]: full-text search over RFD sections (PostgreSQL or Meilisearch);
+//! - [`storage`]: blob storage (a local directory or Google Cloud Storage) for images and PDFs;
 //! - [`config`]: configuration loading shared by the binaries.
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod queue;
 pub mod schema;
 pub mod search;
 pub mod source;
+pub mod storage;
 pub mod store;
 pub mod types;
 

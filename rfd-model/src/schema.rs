@@ -177,6 +177,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     magic_link_client_redirect_uri,
     login_attempt,
     link_request,
+    rfd_asset,
     search_section,
     search_word,
 );
@@ -416,3 +417,19 @@ diesel::table! {
 }
 
 diesel::joinable!(search_section -> rfd (rfd_id));
+
+// Files of RFD folders copied to blob storage (migration 2026-11-24-000040_assets).
+
+diesel::table! {
+    rfd_asset (rfd_revision_id, path) {
+        rfd_revision_id -> Uuid,
+        rfd_id -> Uuid,
+        path -> Varchar,
+        blob_sha -> Varchar,
+        storage_key -> Varchar,
+        content_type -> Varchar,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(rfd_asset -> rfd_revision (rfd_revision_id));
