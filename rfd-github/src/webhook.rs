@@ -5,6 +5,7 @@
 //! [`verify_signature`], parses the body as a [`PushEvent`], and turns it into jobs with
 //! [`plan_push`]. Nothing here does I/O.
 
+use rfd_model::source::rfd_number_of_branch;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -29,10 +30,6 @@ pub const MAX_LISTED_COMMITS: usize = 20;
 /// GitHub reports at most this many changed files per commit; a commit listing at least
 /// this many may have left some out.
 pub const MAX_LISTED_FILES_PER_COMMIT: usize = 3000;
-
-/// The longest run of digits accepted as an RFD number (in a directory or branch name),
-/// so every accepted number fits an `i32`.
-const MAX_RFD_DIGITS: usize = 9;
 
 // ---------------------------------------------------------------------------------------
 // Signatures
@@ -355,16 +352,10 @@ pub fn rfd_number_of_path(path: &str, rfd_dir: &str) -> Option<i32> {
     if inside.is_empty() {
         return None;
     }
-    parse_rfd_number(number)
+    rfd_number_of_branch(number)
 }
 
 /// `digits` as an RFD number when it is 1 to 9 ASCII digits.
-fn parse_rfd_number(digits: &str) -> Option<i32> {
-    if digits.is_empty() || digits.len() > MAX_RFD_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
 
 /// Which branches a push can affect RFDs on.
 enum BranchKind {
@@ -398,7 +389,7 @@ pub fn plan_push(event: &PushEvent, rfd_dir: &str) -> PushPlan {
 
     let kind = if branch == event.repository.default_branch {
         BranchKind::Default
-    } else if let Some(number) = parse_rfd_number(branch) {
+    } else if let Some(number) = rfd_number_of_branch(branch) {
         BranchKind::Rfd(number)
     } else {
         return PushPlan::Ignore(IgnoreReason::OtherBranch);
