@@ -40,7 +40,7 @@ pub struct GitHubConfig {
 /// GitHub credentials: a GitHub App installation (preferred: 5,000 calls an hour per
 /// installation, tokens that expire) or a token.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[serde(try_from = "AuthFields")]
 pub enum GitHubAuth {
     /// A GitHub App installation; installation tokens are minted and refreshed as needed.
     App {
@@ -56,6 +56,51 @@ pub enum GitHubAuth {
         /// The token (never logged).
         token: SecretString,
     },
+}
+
+/// The keys `auth` may have; which of them are present decides the kind of credentials,
+/// so a missing one is reported by name (an untagged enum would only say "no variant").
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthFields {
+    app_id: Option<i64>,
+    installation_id: Option<i64>,
+    private_key_path: Option<PathBuf>,
+    token: Option<SecretString>,
+}
+
+impl TryFrom<AuthFields> for GitHubAuth {
+    type Error = String;
+
+    fn try_from(fields: AuthFields) -> Result<Self, Self::Error> {
+        let AuthFields { app_id, installation_id, private_key_path, token } = fields;
+        let any_app = app_id.is_some() || installation_id.is_some() || private_key_path.is_some();
+        match (token, any_app) {
+            (Some(_), true) => Err(
+                "auth takes either `token` or `app_id`, `installation_id` and `private_key_path`, not both"
+                    .to_string(),
+            ),
+            (Some(token), false) => Ok(GitHubAuth::Token { token }),
+            (None, false) => Err(
+                "auth needs `token`, or `app_id`, `installation_id` and `private_key_path` for a GitHub App"
+                    .to_string(),
+            ),
+            (None, true) => match (app_id, installation_id, private_key_path) {
+                (Some(app_id), Some(installation_id), Some(private_key_path)) => {
+                    Ok(GitHubAuth::App { app_id, installation_id, private_key_path })
+                }
+                (app_id, installation_id, key) => {
+                    let missing = [
+                        app_id.is_none().then_some("`app_id`"),
+                        installation_id.is_none().then_some("`installation_id`"),
+                        key.is_none().then_some("`private_key_path`"),
+                    ];
+                    let missing: Vec<&str> = missing.into_iter().flatten().collect();
+                    Err(format!("GitHub App auth is missing {}", missing.join(", ")))
+                }
+            },
+        }
+    }
 }
 
 /// How hard the client tries before giving up.
@@ -149,6 +194,21 @@ mod tests {
         }));
         assert!(unknown.is_err());
         Ok(())
+    }
+
+    #[test]
+    fn auth_errors_name_what_is_missing() {
+        let auth = |value: serde_json::Value| {
+            serde_json::from_value::<GitHubAuth>(value).map_err(|e| e.to_string()).err().unwrap_or_default()
+        };
+        let missing = auth(serde_json::json!({ "app_id": 1, "installation_id": 2 }));
+        assert!(missing.contains("`private_key_path`"), "{missing}");
+        let missing = auth(serde_json::json!({ "app_id": 1, "private_key_path": "/k" }));
+        assert!(missing.contains("`installation_id`") && !missing.contains("`app_id`"), "{missing}");
+        let both = auth(serde_json::json!({ "app_id": 1, "token": "secret-value" }));
+        assert!(both.contains("not both") && !both.contains("secret-value"), "{both}");
+        assert!(auth(serde_json::json!({})).contains("needs `token`"));
+        assert!(auth(serde_json::json!({ "token": "t", "colour": 1 })).contains("colour"));
     }
 
     #[test]
