@@ -355,8 +355,6 @@ pub fn rfd_number_of_path(path: &str, rfd_dir: &str) -> Option<i32> {
     rfd_number_of_branch(number)
 }
 
-/// `digits` as an RFD number when it is 1 to 9 ASCII digits.
-
 /// Which branches a push can affect RFDs on.
 enum BranchKind {
     Default,
