@@ -27,6 +27,9 @@ pub struct ProcessorConfig {
     /// The periodic scan for anything webhooks missed.
     #[serde(default)]
     pub scanner: crate::scanner::ScannerSettings,
+    /// The search index `UpdateSearch` writes: PostgreSQL (default) or Meilisearch.
+    #[serde(default)]
+    pub search: rfd_model::search::SearchSettings,
     /// The GitHub repository of the RFDs. Without it jobs cannot be processed.
     #[serde(default)]
     pub github: Option<rfd_github::GitHubConfig>,

@@ -29,6 +29,8 @@ enum Command {
     Run,
     /// Scan the repository once for anything webhooks missed, enqueue it, and exit.
     Scan,
+    /// Rebuild the search index from the database (the latest revision of every RFD).
+    Reindex,
     /// Inspect and manage the job queue.
     Jobs {
         #[command(subcommand)]
@@ -75,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run => work(config).await,
         Command::Jobs { command } => jobs(config, command).await,
         Command::Scan => scan_once(config).await,
+        Command::Reindex => reindex(config).await,
     }
 }
 
@@ -118,6 +121,7 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
         () = shutdown.clone().requested() => return Ok(()),
     }
     let store = Store::new(rfd_model::db::pool(&url, &config.database));
+    let search = config.search.open(&store).context("setting up search ([search])")?;
     let source: Option<Arc<dyn RfdSource>> = match &config.github {
         Some(github) => Some(Arc::new(
             rfd_github::GitHubSource::new(github).context("setting up the GitHub client ([github])")?,
@@ -136,12 +140,15 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
                 repository = %format!("{}/{}", source.location().owner, source.location().repository),
                 "pipeline ready"
             );
-            JobProcessor::Pipeline(Pipeline::new(
-                store.clone(),
-                source.clone(),
-                config.pipeline.clone(),
-                config.scanner.backfill_limit,
-            ))
+            JobProcessor::Pipeline(
+                Pipeline::new(
+                    store.clone(),
+                    source.clone(),
+                    config.pipeline.clone(),
+                    config.scanner.backfill_limit,
+                )
+                .with_search(search),
+            )
         }
         (None, _) => {
             tracing::error!(
@@ -196,4 +203,14 @@ async fn scan_once(config: ProcessorConfig) -> anyhow::Result<()> {
 fn worker_suffix() -> String {
     let random: u32 = rand::random();
     format!("{random:08x}")
+}
+
+async fn reindex(config: ProcessorConfig) -> anyhow::Result<()> {
+    let url = config.database_url.expose_secret().to_string();
+    rfd_model::migrations::migrate_when_ready(&url).await?;
+    let store = Store::new(rfd_model::db::pool(&url, &config.database));
+    let search = config.search.open(&store).context("setting up search ([search])")?;
+    let report = rfd_model::search::reindex(&store, search.as_ref()).await.context("reindexing")?;
+    println!("indexed {} RFDs ({} sections) into {}", report.rfds, report.sections, search.backend());
+    Ok(())
 }
