@@ -1,10 +1,22 @@
 //! The API as a Dropshot trait: the contract, separate from its implementation, so the
 //! OpenAPI document can be generated without a running server.
 
-use dropshot::{Body, HttpError, HttpResponseOk, Path, Query, RequestContext, StreamingBody};
+use dropshot::{
+    Body, HttpError, HttpResponseCreated, HttpResponseOk, Path, Query, RequestContext, StreamingBody,
+    TypedBody,
+};
 use rfd_model::{Job, JobState};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{
+    AccessGroupUpdateParams, AccessGroupView, AccessTokenView, AddGroupBody, ApiKeyCreateParams,
+    ApiKeyResponse, ApiUserContactEmailView, ApiUserEmailUpdateParams, ApiUserPermissionParams,
+    ApiUserUpdateParams, CreateMapper, GetUserResponse, InitialApiKeyResponse, MapperView,
+    OpenIdConfiguration, RevokeAllResponse,
+};
+use crate::auth::jwt::Jwks;
 
 /// The state of the service as `/health` reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -47,6 +59,61 @@ pub struct QueueJobsQuery {
 pub struct JobPath {
     /// The job id.
     pub job_id: i32,
+}
+
+/// A user id in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UserPath {
+    /// The user.
+    pub user_id: Uuid,
+}
+
+/// A user's API key in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UserKeyPath {
+    /// The user.
+    pub user_id: Uuid,
+    /// The key.
+    pub api_key_id: Uuid,
+}
+
+/// A user's access token in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UserAccessTokenPath {
+    /// The user.
+    pub user_id: Uuid,
+    /// The token's `jti`.
+    pub token_id: Uuid,
+}
+
+/// A user and a group in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UserGroupPath {
+    /// The user.
+    pub user_id: Uuid,
+    /// The group.
+    pub group_id: Uuid,
+}
+
+/// A group in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GroupPath {
+    /// The group.
+    pub group_id: Uuid,
+}
+
+/// A mapper in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MapperPath {
+    /// The mapper.
+    pub mapper_id: Uuid,
+}
+
+/// `GET /mapper` parameters.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListMappersQuery {
+    /// Include mappers that reached their maximum.
+    pub include_depleted: Option<bool>,
 }
 
 /// What became of a webhook delivery.
@@ -98,19 +165,214 @@ pub trait RfdApi {
     ) -> Result<HttpResponseOk<Vec<Job>>, HttpError>;
 
     /// Lists queued, running, succeeded, failed (dead-letter) or superseded jobs.
-    /// Requires an admin token.
+    /// Requires `GetRfdsAll` (the queue names every RFD).
     #[endpoint { method = GET, path = "/queue/jobs", tags = ["job"] }]
     async fn list_queue_jobs(
         rqctx: RequestContext<Self::Context>,
         query: Query<QueueJobsQuery>,
     ) -> Result<HttpResponseOk<Vec<Job>>, HttpError>;
 
-    /// Puts a failed job back in the queue with fresh attempts. Requires an admin token.
+    /// Puts a failed job back in the queue with fresh attempts. Requires `UpdateRfdsAll`
+    /// (a job rewrites an RFD's stored data).
     #[endpoint { method = POST, path = "/queue/jobs/{job_id}/retry", tags = ["job"] }]
     async fn retry_job(
         rqctx: RequestContext<Self::Context>,
         path: Path<JobPath>,
     ) -> Result<HttpResponseOk<Job>, HttpError>;
+
+    /// The OpenID configuration: where the token keys are published.
+    #[endpoint { method = GET, path = "/.well-known/openid-configuration", tags = ["system"] }]
+    async fn openid_configuration(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<OpenIdConfiguration>, HttpError>;
+
+    /// The public keys access tokens are signed with (every key that verifies).
+    #[endpoint { method = GET, path = "/.well-known/jwks.json", tags = ["system"] }]
+    async fn jwks_json(rqctx: RequestContext<Self::Context>) -> Result<HttpResponseOk<Jwks>, HttpError>;
+
+    /// The calling user.
+    #[endpoint { method = GET, path = "/self", tags = ["api-user"] }]
+    async fn get_self(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError>;
+
+    /// The users the caller may see (`GetApiUser`).
+    #[endpoint { method = GET, path = "/api-user", tags = ["api-user"] }]
+    async fn list_api_users(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<GetUserResponse>>, HttpError>;
+
+    /// Creates a user (`CreateApiUser`; only permissions the caller holds).
+    #[endpoint { method = POST, path = "/api-user", tags = ["api-user"] }]
+    async fn create_api_user(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<ApiUserUpdateParams>,
+    ) -> Result<HttpResponseCreated<GetUserResponse>, HttpError>;
+
+    /// A user (`GetApiUser`).
+    #[endpoint { method = GET, path = "/api-user/{user_id}", tags = ["api-user"] }]
+    async fn get_api_user(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError>;
+
+    /// Replaces a user's direct permissions (`ManageApiUser`; added ones must be held
+    /// by the caller). `group_ids` is ignored, as in the reference service.
+    #[endpoint { method = POST, path = "/api-user/{user_id}", tags = ["api-user"] }]
+    async fn update_api_user(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserUpdateParams>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError>;
+
+    /// Adds a permission to a user (`ManageApiUser`; the caller must hold it).
+    #[endpoint { method = POST, path = "/api-user/{user_id}/permission", tags = ["api-user"] }]
+    async fn add_api_user_permission(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserPermissionParams>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError>;
+
+    /// Removes a permission from a user (`ManageApiUser`).
+    #[endpoint { method = DELETE, path = "/api-user/{user_id}/permission", tags = ["api-user"] }]
+    async fn remove_api_user_permission(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserPermissionParams>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError>;
+
+    /// Sets a user's contact address to one of its verified provider addresses.
+    #[endpoint { method = PUT, path = "/api-user/{user_id}/contact/email", tags = ["api-user"] }]
+    async fn set_api_user_contact_email(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserEmailUpdateParams>,
+    ) -> Result<HttpResponseOk<ApiUserContactEmailView>, HttpError>;
+
+    /// A user's API keys the caller may see (never their secrets).
+    #[endpoint { method = GET, path = "/api-user/{user_id}/token", tags = ["api-user"] }]
+    async fn list_api_user_tokens(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<Vec<ApiKeyResponse>>, HttpError>;
+
+    /// Creates an API key; its secret is in this response only.
+    #[endpoint { method = POST, path = "/api-user/{user_id}/token", tags = ["api-user"] }]
+    async fn create_api_user_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiKeyCreateParams>,
+    ) -> Result<HttpResponseCreated<InitialApiKeyResponse>, HttpError>;
+
+    /// An API key (without its secret).
+    #[endpoint { method = GET, path = "/api-user/{user_id}/token/{api_key_id}", tags = ["api-user"] }]
+    async fn get_api_user_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserKeyPath>,
+    ) -> Result<HttpResponseOk<ApiKeyResponse>, HttpError>;
+
+    /// Deletes (revokes) an API key.
+    #[endpoint { method = DELETE, path = "/api-user/{user_id}/token/{api_key_id}", tags = ["api-user"] }]
+    async fn delete_api_user_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserKeyPath>,
+    ) -> Result<HttpResponseOk<ApiKeyResponse>, HttpError>;
+
+    /// A user's live access tokens (their ids and lifetimes, not the tokens). The user
+    /// itself, or `ManageApiUser`.
+    #[endpoint { method = GET, path = "/api-user/{user_id}/access-token", tags = ["api-user"] }]
+    async fn list_api_user_access_tokens(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<Vec<AccessTokenView>>, HttpError>;
+
+    /// Revokes one access token at once (it is refused from the next request on). The
+    /// user itself, or `ManageApiUser`.
+    #[endpoint { method = DELETE, path = "/api-user/{user_id}/access-token/{token_id}", tags = ["api-user"] }]
+    async fn revoke_api_user_access_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserAccessTokenPath>,
+    ) -> Result<HttpResponseOk<AccessTokenView>, HttpError>;
+
+    /// Revokes every access token and API key of a user. The user itself, or
+    /// `ManageApiUser`.
+    #[endpoint { method = POST, path = "/api-user/{user_id}/revoke", tags = ["api-user"] }]
+    async fn revoke_api_user_credentials(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<RevokeAllResponse>, HttpError>;
+
+    /// Adds a user to a group (`GetGroup` and `ManageGroupMembership` of the group, and
+    /// every permission the group gives).
+    #[endpoint { method = POST, path = "/api-user/{user_id}/group", tags = ["api-user"] }]
+    async fn add_api_user_to_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<AddGroupBody>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError>;
+
+    /// Removes a user from a group (`ManageGroupMembership`).
+    #[endpoint { method = DELETE, path = "/api-user/{user_id}/group/{group_id}", tags = ["api-user"] }]
+    async fn remove_api_user_from_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserGroupPath>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError>;
+
+    /// The groups the caller may see (`GetGroup`).
+    #[endpoint { method = GET, path = "/group", tags = ["group"] }]
+    async fn get_groups(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<AccessGroupView>>, HttpError>;
+
+    /// Creates a group (`CreateGroup`; only permissions the caller holds).
+    #[endpoint { method = POST, path = "/group", tags = ["group"] }]
+    async fn create_group(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<AccessGroupUpdateParams>,
+    ) -> Result<HttpResponseCreated<AccessGroupView>, HttpError>;
+
+    /// Renames a group and replaces its permissions (`ManageGroup`).
+    #[endpoint { method = PUT, path = "/group/{group_id}", tags = ["group"] }]
+    async fn update_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<GroupPath>,
+        body: TypedBody<AccessGroupUpdateParams>,
+    ) -> Result<HttpResponseOk<AccessGroupView>, HttpError>;
+
+    /// Deletes a group (`ManageGroup`); members lose its permissions.
+    #[endpoint { method = DELETE, path = "/group/{group_id}", tags = ["group"] }]
+    async fn delete_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<GroupPath>,
+    ) -> Result<HttpResponseOk<AccessGroupView>, HttpError>;
+
+    /// The members of a group (`GetGroup`; members filtered by `GetApiUser`).
+    #[endpoint { method = GET, path = "/group-membership/{group_id}", tags = ["group"] }]
+    async fn get_group_members(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<GroupPath>,
+    ) -> Result<HttpResponseOk<Vec<GetUserResponse>>, HttpError>;
+
+    /// The login mappers (`GetMappersAll`).
+    #[endpoint { method = GET, path = "/mapper", tags = ["mapper"] }]
+    async fn get_mappers(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<ListMappersQuery>,
+    ) -> Result<HttpResponseOk<Vec<MapperView>>, HttpError>;
+
+    /// Creates a mapper (`CreateMapper`, and everything it would give).
+    #[endpoint { method = POST, path = "/mapper", tags = ["mapper"] }]
+    async fn create_mapper(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<CreateMapper>,
+    ) -> Result<HttpResponseCreated<MapperView>, HttpError>;
+
+    /// Deletes a mapper (`ManageMapper`); mappers from mappers.toml answer 409.
+    #[endpoint { method = DELETE, path = "/mapper/{mapper_id}", tags = ["mapper"] }]
+    async fn delete_mapper(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<MapperPath>,
+    ) -> Result<HttpResponseOk<MapperView>, HttpError>;
 }
 
 /// The OpenAPI document of the API, as committed in `openapi/rfd-api.json`.

@@ -1,7 +1,7 @@
 //! `rfd-api`'s configuration: its view of the platform's TOML file.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rfd_model::PoolSettings;
 use rfd_model::config::{ConfigError, LogFormat};
@@ -28,6 +28,54 @@ pub struct ApiConfig {
     /// The RFD repository.
     #[serde(default)]
     pub source: SourceSection,
+    /// Access tokens (JWTs) and their keys.
+    #[serde(default)]
+    pub jwt: JwtSection,
+    /// Users, groups and mappers.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// The directory of the config file: relative paths in it are relative to this.
+    #[serde(skip)]
+    pub config_dir: PathBuf,
+}
+
+/// `[jwt]`
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSection {
+    /// Seconds an access token stays valid.
+    pub default_expiration_secs: u64,
+    /// Signing and verification keys. Every key verifies and is published in
+    /// `/.well-known/jwks.json`; the first key with a `private` PEM signs. To rotate,
+    /// add the new key first (with its private PEM), keep the old one without it until
+    /// its tokens have expired, then remove it.
+    pub keys: Vec<JwtKeyConfig>,
+}
+
+impl Default for JwtSection {
+    fn default() -> Self {
+        Self { default_expiration_secs: 3600, keys: Vec::new() }
+    }
+}
+
+/// `[[jwt.keys]]`: one RSA key pair (or public key only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeyConfig {
+    /// The key id (`kid`) tokens name it by.
+    pub kid: String,
+    /// Path of the public key (SPKI `PUBLIC KEY` or PKCS#1 `RSA PUBLIC KEY` PEM).
+    pub public: PathBuf,
+    /// Path of the private key (PKCS#8 or PKCS#1 PEM), for the key that signs.
+    pub private: Option<PathBuf>,
+}
+
+/// `[auth]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// A mappers.toml (groups and login mappers) applied at every start.
+    pub mappers: Option<PathBuf>,
 }
 
 /// `[source]`
@@ -54,10 +102,6 @@ pub struct ApiSection {
     pub public_url: Option<String>,
     /// Largest request body accepted, in bytes (the webhook endpoint has its own limit).
     pub request_body_max_bytes: usize,
-    /// SHA-256 digests (hex) of bearer tokens allowed to manage the job queue. A
-    /// placeholder for the permission model of the authentication issue: the tokens
-    /// themselves are never stored.
-    pub admin_token_sha256: Vec<String>,
 }
 
 impl Default for ApiSection {
@@ -66,7 +110,6 @@ impl Default for ApiSection {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             request_body_max_bytes: 1024 * 1024,
-            admin_token_sha256: Vec::new(),
         }
     }
 }
@@ -93,6 +136,39 @@ pub struct WebhookSection {
 impl ApiConfig {
     /// Loads the file at `path`, then environment overrides.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        rfd_model::config::load(path)
+        let mut config: Self = rfd_model::config::load(path)?;
+        config.config_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(config)
+    }
+
+    /// A path from the config file, resolved against the file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.config_dir.join(path) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_loads() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config.example.toml"));
+        let config = ApiConfig::load(path);
+        assert!(config.as_ref().is_ok_and(|c| c.jwt.default_expiration_secs == 3600), "{:?}", config.err());
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let config = ApiConfig {
+            config_dir: PathBuf::from("/etc/rfd"),
+            ..toml_config("database_url = \"postgres://x\"\n")
+        };
+        assert_eq!(config.resolve(Path::new("mappers.toml")), PathBuf::from("/etc/rfd/mappers.toml"));
+        assert_eq!(config.resolve(Path::new("/abs/k.pem")), PathBuf::from("/abs/k.pem"));
+    }
+
+    fn toml_config(text: &str) -> ApiConfig {
+        toml::from_str(text).unwrap_or_else(|err| panic!("{err}"))
     }
 }

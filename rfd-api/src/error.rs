@@ -63,3 +63,45 @@ pub fn unavailable(message: &str) -> HttpError {
         headers: None,
     }
 }
+
+/// 401: the presented credentials are missing where required, unknown, expired or
+/// revoked. The reason is never given to the client.
+pub fn unauthorized() -> HttpError {
+    HttpError::for_client_error(
+        Some("Unauthorized".into()),
+        ClientErrorStatusCode::UNAUTHORIZED,
+        "invalid credentials".into(),
+    )
+}
+
+/// 403: the caller is known but lacks a permission.
+pub fn forbidden() -> HttpError {
+    HttpError::for_client_error(
+        Some("Forbidden".into()),
+        ClientErrorStatusCode::FORBIDDEN,
+        "the caller does not have the permission this operation needs".into(),
+    )
+}
+
+/// 404 for `entity`.
+pub fn not_found(entity: &str) -> HttpError {
+    HttpError::for_client_error(
+        Some(codes::NOT_FOUND.into()),
+        ClientErrorStatusCode::NOT_FOUND,
+        format!("{entity} not found"),
+    )
+}
+
+/// 400 with a reason.
+pub fn bad_request(message: impl Into<String>) -> HttpError {
+    HttpError::for_client_error(
+        Some(codes::BAD_REQUEST.into()),
+        ClientErrorStatusCode::BAD_REQUEST,
+        message.into(),
+    )
+}
+
+/// 409 with a reason.
+pub fn conflict(message: impl Into<String>) -> HttpError {
+    HttpError::for_client_error(Some(codes::CONFLICT.into()), ClientErrorStatusCode::CONFLICT, message.into())
+}

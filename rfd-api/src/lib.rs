@@ -3,10 +3,14 @@
 //! [`api`] is the contract (a Dropshot trait, from which the OpenAPI document is
 //! generated); [`server`] implements it; [`error`] maps domain errors to HTTP.
 
+pub mod access;
 pub mod api;
+pub mod auth;
+pub mod bootstrap;
 pub mod caller;
 pub mod config;
 pub mod error;
 pub mod intake;
+pub mod permissions;
 pub mod server;
 pub mod webhook;

@@ -22,6 +22,16 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create the first administrator (every permission) and print an API key for it
+    /// once. Refuses when users exist, unless --force.
+    Bootstrap {
+        /// Days until the key expires.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Create another administrator even though users exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the OpenAPI document (or write it to a file).
     Openapi {
         /// Write to this file instead of standard output.
@@ -60,6 +70,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(count = applied.len(), "migrations applied");
             Ok(())
         }
+        Command::Bootstrap { days, force } => {
+            let config = load(cli.config)?;
+            rfd_model::config::init_logging(config.log_format);
+            let url = config.database_url.expose_secret().to_string();
+            rfd_model::migrations::migrate(&url).await?;
+            let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
+            let admin =
+                rfd_api::bootstrap::bootstrap(&store, chrono::Duration::days(i64::from(days.max(1))), force)
+                    .await?;
+            // The key goes to standard output only, once; logs never carry it.
+            println!("user_id: {}", admin.user_id);
+            println!("api_key_id: {}", admin.key_id);
+            println!("expires_at: {}", admin.expires_at.to_rfc3339());
+            println!("api_key: {}", admin.key);
+            Ok(())
+        }
         Command::Serve => serve(load(cli.config)?).await,
     }
 }
@@ -77,7 +103,16 @@ async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         result = rfd_model::migrations::migrate_when_ready(&url) => result?,
         () = shutdown.clone().requested() => return Ok(()),
     }
-    let server = rfd_api::server::start(rfd_api::server::context(config))?;
+    let keys = rfd_api::auth::jwt::Keys::load(&config)?;
+    if !keys.can_sign() {
+        tracing::warn!("no [[jwt.keys]] entry with a private key: access tokens cannot be issued");
+    }
+    if let Some(path) = &config.auth.mappers {
+        let path = config.resolve(path);
+        let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
+        rfd_api::auth::mappers::apply_file(&store, &path).await?;
+    }
+    let server = rfd_api::server::start(rfd_api::server::context_with_keys(config, keys))?;
     tracing::info!(address = %server.local_addr(), "rfd-api listening");
     tokio::select! {
         () = shutdown.requested() => {

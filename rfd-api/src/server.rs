@@ -4,16 +4,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dropshot::{
-    ApiDescription, Body, ConfigDropshot, HttpError, HttpResponseOk, HttpServer, Path, Query, RequestContext,
-    ServerBuilder, StreamingBody,
+    ApiDescription, Body, ConfigDropshot, HttpError, HttpResponseCreated, HttpResponseOk, HttpServer, Path,
+    Query, RequestContext, ServerBuilder, StreamingBody, TypedBody,
 };
 use rfd_model::{Job, JobFilter, Page, Store};
 use secrecy::ExposeSecret;
 
-use crate::api::{Health, JobPath, ListJobsQuery, QueueJobsQuery, RfdApi, rfd_api_mod};
+use crate::access::{
+    AccessGroupUpdateParams, AccessGroupView, AccessTokenView, AddGroupBody, ApiKeyCreateParams,
+    ApiKeyResponse, ApiUserContactEmailView, ApiUserEmailUpdateParams, ApiUserPermissionParams,
+    ApiUserUpdateParams, CreateMapper, GetUserResponse, InitialApiKeyResponse, MapperView,
+    OpenIdConfiguration, RevokeAllResponse, groups, mappers, users,
+};
+use crate::api::{
+    GroupPath, Health, JobPath, ListJobsQuery, ListMappersQuery, MapperPath, QueueJobsQuery, RfdApi,
+    UserAccessTokenPath, UserGroupPath, UserKeyPath, UserPath, rfd_api_mod,
+};
+use crate::auth::jwt::{Jwks, Keys};
 use crate::caller::Caller;
 use crate::config::ApiConfig;
 use crate::error::{store_error, unavailable};
+use crate::permissions::Permission;
 
 /// What every handler can reach.
 pub struct ApiContext {
@@ -21,6 +32,8 @@ pub struct ApiContext {
     pub store: Store,
     /// The loaded configuration.
     pub config: Arc<ApiConfig>,
+    /// Access-token signing and verification keys.
+    pub keys: Arc<Keys>,
     /// Records webhook deliveries in batches (group commit).
     pub intake: crate::intake::Intake,
 }
@@ -54,16 +67,20 @@ impl RfdApi for RfdApiImpl {
         rqctx: RequestContext<Self::Context>,
         query: Query<ListJobsQuery>,
     ) -> Result<HttpResponseOk<Vec<Job>>, HttpError> {
-        let caller = Caller::of(&rqctx)?;
+        let caller = Caller::of(&rqctx).await?;
         let query = query.into_inner();
         let rfd: i32 = query
             .rfd
             .trim()
             .parse()
             .map_err(|_| HttpError::for_bad_request(None, "Malformed RFD number".into()))?;
-        // Until per-RFD permissions land, only admins see jobs; others see none, as an
-        // unprivileged caller of the reference service does.
-        if caller != Caller::Admin {
+        // As the reference: jobs are shown to holders of GetRfdsAll or GetRfd(rfd); a
+        // public RFD's jobs are not public. The read scope decides, as for every read.
+        let readable = match caller.read_scope() {
+            rfd_model::ReadScope::All => true,
+            rfd_model::ReadScope::PublicAnd(granted) => granted.contains(&rfd),
+        };
+        if !readable {
             return Ok(HttpResponseOk(Vec::new()));
         }
         let page = Page::new(query.offset.unwrap_or(0), query.limit.unwrap_or(100));
@@ -80,7 +97,7 @@ impl RfdApi for RfdApiImpl {
         rqctx: RequestContext<Self::Context>,
         query: Query<QueueJobsQuery>,
     ) -> Result<HttpResponseOk<Vec<Job>>, HttpError> {
-        Caller::of(&rqctx)?.require_admin()?;
+        Caller::of(&rqctx).await?.require(&Permission::GetRfdsAll)?;
         let query = query.into_inner();
         let page = Page::new(query.offset.unwrap_or(0), query.limit.unwrap_or(100));
         let filter = JobFilter { rfd: query.rfd, state: query.state };
@@ -92,9 +109,259 @@ impl RfdApi for RfdApiImpl {
         rqctx: RequestContext<Self::Context>,
         path: Path<JobPath>,
     ) -> Result<HttpResponseOk<Job>, HttpError> {
-        Caller::of(&rqctx)?.require_admin()?;
+        Caller::of(&rqctx).await?.require(&Permission::UpdateRfdsAll)?;
         let job = rqctx.context().store.retry_job(path.into_inner().job_id).await.map_err(store_error)?;
         Ok(HttpResponseOk(job))
+    }
+
+    async fn openid_configuration(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<OpenIdConfiguration>, HttpError> {
+        let base = rqctx.context().config.api.public_url();
+        Ok(HttpResponseOk(OpenIdConfiguration { jwks_uri: format!("{base}/.well-known/jwks.json") }))
+    }
+
+    async fn jwks_json(rqctx: RequestContext<Self::Context>) -> Result<HttpResponseOk<Jwks>, HttpError> {
+        Ok(HttpResponseOk(rqctx.context().keys.jwks()))
+    }
+
+    async fn get_self(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(users::get_self(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn list_api_users(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<GetUserResponse>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(users::list_users(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn create_api_user(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<ApiUserUpdateParams>,
+    ) -> Result<HttpResponseCreated<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseCreated(users::create_user(&rqctx.context().store, &caller, body.into_inner()).await?))
+    }
+
+    async fn get_api_user(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(users::get_user(&rqctx.context().store, &caller, path.into_inner().user_id).await?))
+    }
+
+    async fn update_api_user(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserUpdateParams>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        Ok(HttpResponseOk(users::update_user(&rqctx.context().store, &caller, id, body.into_inner()).await?))
+    }
+
+    async fn add_api_user_permission(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserPermissionParams>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        Ok(HttpResponseOk(
+            users::add_permission(&rqctx.context().store, &caller, id, body.into_inner()).await?,
+        ))
+    }
+
+    async fn remove_api_user_permission(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserPermissionParams>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        Ok(HttpResponseOk(
+            users::remove_permission(&rqctx.context().store, &caller, id, body.into_inner()).await?,
+        ))
+    }
+
+    async fn set_api_user_contact_email(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiUserEmailUpdateParams>,
+    ) -> Result<HttpResponseOk<ApiUserContactEmailView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        Ok(HttpResponseOk(
+            users::set_contact_email(&rqctx.context().store, &caller, id, body.into_inner()).await?,
+        ))
+    }
+
+    async fn list_api_user_tokens(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<Vec<ApiKeyResponse>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(
+            users::list_keys(&rqctx.context().store, &caller, path.into_inner().user_id).await?,
+        ))
+    }
+
+    async fn create_api_user_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<ApiKeyCreateParams>,
+    ) -> Result<HttpResponseCreated<InitialApiKeyResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        Ok(HttpResponseCreated(
+            users::create_key(&rqctx.context().store, &caller, id, body.into_inner()).await?,
+        ))
+    }
+
+    async fn get_api_user_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserKeyPath>,
+    ) -> Result<HttpResponseOk<ApiKeyResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        Ok(HttpResponseOk(
+            users::get_key(&rqctx.context().store, &caller, path.user_id, path.api_key_id).await?,
+        ))
+    }
+
+    async fn delete_api_user_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserKeyPath>,
+    ) -> Result<HttpResponseOk<ApiKeyResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        Ok(HttpResponseOk(
+            users::delete_key(&rqctx.context().store, &caller, path.user_id, path.api_key_id).await?,
+        ))
+    }
+
+    async fn list_api_user_access_tokens(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<Vec<AccessTokenView>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        Ok(HttpResponseOk(users::list_access_tokens(&rqctx.context().store, &caller, id).await?))
+    }
+
+    async fn revoke_api_user_access_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserAccessTokenPath>,
+    ) -> Result<HttpResponseOk<AccessTokenView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(users::revoke_access_token(store, &caller, path.user_id, path.token_id).await?))
+    }
+
+    async fn revoke_api_user_credentials(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+    ) -> Result<HttpResponseOk<RevokeAllResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(
+            users::revoke_all(&rqctx.context().store, &caller, path.into_inner().user_id).await?,
+        ))
+    }
+
+    async fn add_api_user_to_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<AddGroupBody>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        Ok(HttpResponseOk(users::add_to_group(&rqctx.context().store, &caller, id, body.into_inner()).await?))
+    }
+
+    async fn remove_api_user_from_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserGroupPath>,
+    ) -> Result<HttpResponseOk<GetUserResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(users::remove_from_group(store, &caller, path.user_id, path.group_id).await?))
+    }
+
+    async fn get_groups(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<AccessGroupView>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(groups::list(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn create_group(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<AccessGroupUpdateParams>,
+    ) -> Result<HttpResponseCreated<AccessGroupView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseCreated(groups::create(&rqctx.context().store, &caller, body.into_inner()).await?))
+    }
+
+    async fn update_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<GroupPath>,
+        body: TypedBody<AccessGroupUpdateParams>,
+    ) -> Result<HttpResponseOk<AccessGroupView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().group_id;
+        Ok(HttpResponseOk(groups::update(&rqctx.context().store, &caller, id, body.into_inner()).await?))
+    }
+
+    async fn delete_group(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<GroupPath>,
+    ) -> Result<HttpResponseOk<AccessGroupView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(groups::delete(&rqctx.context().store, &caller, path.into_inner().group_id).await?))
+    }
+
+    async fn get_group_members(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<GroupPath>,
+    ) -> Result<HttpResponseOk<Vec<GetUserResponse>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(
+            groups::members(&rqctx.context().store, &caller, path.into_inner().group_id).await?,
+        ))
+    }
+
+    async fn get_mappers(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<ListMappersQuery>,
+    ) -> Result<HttpResponseOk<Vec<MapperView>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let include_depleted = query.into_inner().include_depleted.unwrap_or(false);
+        Ok(HttpResponseOk(mappers::list(&rqctx.context().store, &caller, include_depleted).await?))
+    }
+
+    async fn create_mapper(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<CreateMapper>,
+    ) -> Result<HttpResponseCreated<MapperView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseCreated(mappers::create(&rqctx.context().store, &caller, body.into_inner()).await?))
+    }
+
+    async fn delete_mapper(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<MapperPath>,
+    ) -> Result<HttpResponseOk<MapperView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(
+            mappers::delete(&rqctx.context().store, &caller, path.into_inner().mapper_id).await?,
+        ))
     }
 }
 
@@ -105,10 +372,28 @@ pub fn api_description() -> Result<ApiDescription<ApiContext>, anyhow::Error> {
 }
 
 /// Builds the context from configuration; connects lazily.
+///
+/// Keys that cannot be loaded are logged and leave the server without JWT keys (API
+/// keys still work); `rfd-api serve` loads them first with [`Keys::load`] and refuses
+/// to start instead, through [`context_with_keys`].
 pub fn context(config: ApiConfig) -> ApiContext {
+    let keys = Keys::load(&config).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "access-token keys not loaded; JWTs are refused");
+        Keys::none(&config.api.public_url())
+    });
+    context_with_keys(config, keys)
+}
+
+/// Builds the context with keys already loaded.
+pub fn context_with_keys(config: ApiConfig, keys: Keys) -> ApiContext {
     let pool = rfd_model::db::pool(config.database_url.expose_secret(), &config.database);
     let store = Store::new(pool);
-    ApiContext { intake: crate::intake::Intake::new(store.clone()), store, config: Arc::new(config) }
+    ApiContext {
+        intake: crate::intake::Intake::new(store.clone()),
+        store,
+        keys: Arc::new(keys),
+        config: Arc::new(config),
+    }
 }
 
 /// Starts serving on the configured address (use port 0 in tests and read

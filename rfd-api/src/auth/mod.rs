@@ -1,0 +1,7 @@
+//! Authentication: access tokens (JWTs) and their keys, API keys and other hashed
+//! secrets, and what happens at a login (finding the user, applying mappers).
+
+pub mod jwt;
+pub mod login;
+pub mod mappers;
+pub mod secret;
