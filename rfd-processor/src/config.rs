@@ -30,6 +30,12 @@ pub struct ProcessorConfig {
     /// The search index `UpdateSearch` writes: PostgreSQL (default) or Meilisearch.
     #[serde(default)]
     pub search: rfd_model::search::SearchSettings,
+    /// Where images and PDFs go: a local directory (default) or Google Cloud Storage.
+    #[serde(default)]
+    pub storage: rfd_model::storage::StorageConfig,
+    /// The programs that render PDFs.
+    #[serde(default)]
+    pub pdf: crate::pipeline::update_pdfs::PdfSettings,
     /// The GitHub repository of the RFDs. Without it jobs cannot be processed.
     #[serde(default)]
     pub github: Option<rfd_github::GitHubConfig>,

@@ -31,6 +31,14 @@ enum Command {
     Scan,
     /// Rebuild the search index from the database (the latest revision of every RFD).
     Reindex,
+    /// Render one RFD folder (README.adoc or README.md with its files) to a PDF, locally.
+    Pdf {
+        /// The RFD folder.
+        dir: PathBuf,
+        /// Where to write the PDF.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Inspect and manage the job queue.
     Jobs {
         #[command(subcommand)]
@@ -71,12 +79,17 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Pdf { dir, output }) = &cli.command {
+        // Needs no config file: only the renderer.
+        return render_pdf(dir, output).await;
+    }
     let path = cli.config.context("--config PATH is required (see config.example.toml)")?;
     let config = ProcessorConfig::load(&path)?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => work(config).await,
         Command::Jobs { command } => jobs(config, command).await,
         Command::Scan => scan_once(config).await,
+        Command::Pdf { .. } => Ok(()),
         Command::Reindex => reindex(config).await,
     }
 }
@@ -128,6 +141,7 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
         )),
         None => None,
     };
+    let storage = config.storage.open().await.context("setting up storage ([storage])")?;
     let processor = match (&source, config.pipeline.mode) {
         (_, UpdateMode::Skip) => {
             tracing::warn!("[pipeline] mode = \"skip\": jobs are marked succeeded without being processed");
@@ -147,7 +161,8 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
                     config.pipeline.clone(),
                     config.scanner.backfill_limit,
                 )
-                .with_search(search),
+                .with_search(search)
+                .with_storage(storage.clone(), config.pdf.clone()),
             )
         }
         (None, _) => {
@@ -196,6 +211,32 @@ async fn scan_once(config: ProcessorConfig) -> anyhow::Result<()> {
             "scanned {} moved branches: {} jobs enqueued, {} failures (retried by the next scan)",
             report.branches_examined, report.jobs_enqueued, report.failures
         );
+    }
+    Ok(())
+}
+
+async fn render_pdf(dir: &std::path::Path, output: &std::path::Path) -> anyhow::Result<()> {
+    use rfd_processor::pipeline::update_pdfs::{PdfSettings, render_dir};
+    anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    // Render in a copy, so the RFD folder gets no work files.
+    let work = tempfile::Builder::new().prefix("rfd-render-").tempdir()?;
+    copy_dir(dir, work.path()).with_context(|| format!("copying {}", dir.display()))?;
+    let pdf = render_dir(work.path(), &PdfSettings::default()).await?;
+    std::fs::write(output, &pdf).with_context(|| format!("writing {}", output.display()))?;
+    println!("{} ({} bytes)", output.display(), pdf.len());
+    Ok(())
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_dir(&entry.path(), &target)?;
+        } else if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
     }
     Ok(())
 }

@@ -15,11 +15,13 @@
 //! - In `read` mode nothing is written outside the platform's database, and the stored
 //!   content is the source's.
 
+mod copy_images_to_storage;
 mod create_pull_request;
 mod ensure_rfd_on_default_is_in_valid_state;
 mod ensure_rfd_with_pull_request_is_in_valid_state;
 mod process_includes;
 mod update_discussion_url;
+pub mod update_pdfs;
 mod update_pull_request;
 mod update_search;
 
@@ -64,11 +66,15 @@ pub enum ActionName {
     EnsureRfdOnDefaultIsInValidState,
     /// Index the latest revision's sections for search.
     UpdateSearch,
+    /// Copy the RFD folder's images and other files (not the README) to storage.
+    CopyImagesToStorage,
+    /// Render the revision's PDF into storage and record it.
+    UpdatePdfs,
 }
 
 impl ActionName {
     /// Every action, in the order they run by default.
-    pub const ALL: [ActionName; 7] = [
+    pub const ALL: [ActionName; 9] = [
         Self::ProcessIncludes,
         Self::UpdateSearch,
         Self::CreatePullRequest,
@@ -76,12 +82,18 @@ impl ActionName {
         Self::UpdateDiscussionUrl,
         Self::EnsureRfdWithPullRequestIsInValidState,
         Self::EnsureRfdOnDefaultIsInValidState,
+        Self::CopyImagesToStorage,
+        Self::UpdatePdfs,
     ];
 
     fn action(self) -> Box<dyn Action> {
         match self {
             Self::ProcessIncludes => Box::new(process_includes::ProcessIncludes),
             Self::UpdateSearch => Box::new(update_search::UpdateSearch::default()),
+            Self::CopyImagesToStorage => Box::new(copy_images_to_storage::CopyImagesToStorage::new(None)),
+            Self::UpdatePdfs => {
+                Box::new(update_pdfs::UpdatePdfs::new(None, update_pdfs::PdfSettings::default()))
+            }
             Self::CreatePullRequest => Box::new(create_pull_request::CreatePullRequest),
             Self::UpdatePullRequest => Box::new(update_pull_request::UpdatePullRequest),
             Self::UpdateDiscussionUrl => Box::new(update_discussion_url::UpdateDiscussionUrl),
@@ -265,6 +277,28 @@ impl Pipeline {
         for (action, name) in self.actions.iter_mut().zip(&self.settings.actions) {
             if *name == ActionName::UpdateSearch {
                 *action = Box::new(update_search::UpdateSearch::new(index.clone()));
+            }
+        }
+        self
+    }
+
+    /// Gives `CopyImagesToStorage` and `UpdatePdfs` their storage (and the renderer's
+    /// settings). Without it those two actions do nothing.
+    pub fn with_storage(
+        mut self,
+        storage: Arc<dyn rfd_model::storage::BlobStore>,
+        pdf: update_pdfs::PdfSettings,
+    ) -> Self {
+        for (action, name) in self.actions.iter_mut().zip(&self.settings.actions) {
+            match name {
+                ActionName::CopyImagesToStorage => {
+                    *action =
+                        Box::new(copy_images_to_storage::CopyImagesToStorage::new(Some(storage.clone())))
+                }
+                ActionName::UpdatePdfs => {
+                    *action = Box::new(update_pdfs::UpdatePdfs::new(Some(storage.clone()), pdf.clone()))
+                }
+                _ => {}
             }
         }
         self
