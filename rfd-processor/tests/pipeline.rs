@@ -460,6 +460,25 @@ async fn includes_are_expanded_in_the_stored_content_only() {
     assert!(content.contains("The included part.") && !content.contains("include::part.adoc[]"), "{content}");
     assert!(content.contains("include::../0001/secret.adoc[]"), "paths outside the folder are left alone");
     assert!(writes(&world.fake).is_empty(), "includes are not committed back");
+
+    // Read mode stores the repository's content exactly: nothing is expanded.
+    let world = world_with(ok!(TestRepo::new(), "repo")).await;
+    ok!(
+        world
+            .repo
+            .write("rfd/0003/README.adoc", ":state: published\n\n= RFD 3 Includes\n\ninclude::part.adoc[]\n"),
+        "write"
+    );
+    ok!(world.repo.write("rfd/0003/part.adoc", "The included part.\n"), "write");
+    let head = ok!(world.repo.commit("includes"), "commit");
+    ok!(world.store.enqueue(&[update(3, "main", &head)]).await, "enqueue");
+    ok!(attempt(&world.store, &pipeline(&world, world.source.clone(), UpdateMode::Read)).await, "the job");
+    let raw = ok!(world.store.get_rfd_raw(&ReadScope::All, 3, RevisionRef::Latest).await, "raw")
+        .unwrap_or_else(|| panic!("stored"));
+    assert!(
+        raw.content.is_some_and(|c| c.contains("include::part.adoc[]")),
+        "read mode leaves includes as written"
+    );
 }
 
 #[tokio::test]

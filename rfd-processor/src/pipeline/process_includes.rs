@@ -1,11 +1,12 @@
 //! `ProcessIncludes`: expands `include::file[]` lines with files of the RFD folder, in the
-//! stored content only (the source is not changed).
+//! stored content only (the source is not changed). In read mode the stored content stays
+//! exactly the repository's, so nothing is expanded.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use super::{Action, ActionContext, ActionError};
+use super::{Action, ActionContext, ActionError, UpdateMode};
 
 /// See the module documentation.
 pub struct ProcessIncludes;
@@ -26,7 +27,7 @@ impl Action for ProcessIncludes {
 
     async fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let targets = ctx.document.includes();
-        if targets.is_empty() {
+        if targets.is_empty() || ctx.mode != UpdateMode::Write {
             return Ok(());
         }
         let folder = ctx.source.location().rfd_path(ctx.number);
