@@ -22,7 +22,7 @@ use rfd_model::{JobKind, NewJob, Store, StoreError};
 use serde::Deserialize;
 
 /// The advisory lock key of the scanner ("rfdscan").
-const SCANNER_LOCK: i64 = 0x7266_6473_6361_6e;
+const SCANNER_LOCK: i64 = 0x0072_6664_7363_616e;
 
 /// `[scanner]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
