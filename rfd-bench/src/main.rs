@@ -16,6 +16,8 @@
 //! Targets are printed next to the figures with PASS/MISS; a MISS never fails the
 //! process, a failed correctness check does.
 
+mod search;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -71,6 +73,12 @@ struct Args {
     /// setting: a crash could lose acknowledged deliveries.
     #[arg(long)]
     no_sync_commit: bool,
+    /// RFDs generated for the search stage (0 skips it).
+    #[arg(long, default_value_t = 5000)]
+    search_rfds: usize,
+    /// Queries timed in the search stage.
+    #[arg(long, default_value_t = 1000)]
+    search_queries: usize,
 }
 
 #[tokio::main]
@@ -101,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::default();
 
     println!(
-        "[1/4] webhook intake: {} deliveries over {} connections ...",
+        "[1/5] webhook intake: {} deliveries over {} connections ...",
         args.deliveries, args.connections
     );
     let intake = tokio::time::timeout(STAGE_LIMIT, intake(&args))
@@ -109,25 +117,30 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|_| anyhow!("the intake benchmark did not finish within {STAGE_LIMIT:?}"))??;
     report.intake = Some(intake);
 
-    println!("[2/4] webhook-to-job-start: {} deliveries one at a time ...", args.latency_deliveries);
+    println!("[2/5] webhook-to-job-start: {} deliveries one at a time ...", args.latency_deliveries);
     let start = tokio::time::timeout(STAGE_LIMIT, webhook_to_start(&args))
         .await
         .map_err(|_| anyhow!("the webhook-to-job-start benchmark did not finish within {STAGE_LIMIT:?}"))??;
     report.to_start = Some(start);
 
-    println!("[3/4] queue throughput, store loop: {} jobs, {} workers ...", args.jobs, args.workers);
+    println!("[3/5] queue throughput, store loop: {} jobs, {} workers ...", args.jobs, args.workers);
     let store_loop = tokio::time::timeout(STAGE_LIMIT, queue_store_loop(&args))
         .await
         .map_err(|_| anyhow!("the store-loop queue benchmark did not finish within {STAGE_LIMIT:?}"))??;
     report.store_loop = Some(store_loop);
 
-    println!("[4/4] queue throughput, runner: {} jobs, concurrency {} ...", args.jobs, args.workers);
+    println!("[4/5] queue throughput, runner: {} jobs, concurrency {} ...", args.jobs, args.workers);
     let runner = tokio::time::timeout(STAGE_LIMIT, queue_runner(&args))
         .await
         .map_err(|_| anyhow!("the runner queue benchmark did not finish within {STAGE_LIMIT:?}"))??;
     report.runner = Some(runner);
 
     report.print(&args);
+
+    if args.search_rfds > 0 {
+        println!("[5/5] search: {} generated RFDs, {} queries ...", args.search_rfds, args.search_queries);
+        search::run(args.search_rfds, args.search_queries).await?.print();
+    }
     Ok(())
 }
 
