@@ -40,6 +40,9 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares"
+# Its own target directory whatever the environment says: the instrumented build has its
+# own flags, and the binary is looked for below.
+export CARGO_TARGET_DIR="$PWD/target"
 cargo build --release --target "$host" --bin "$target"
 
 binary="target/$host/release/$target"
