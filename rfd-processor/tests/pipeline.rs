@@ -1,69 +1,29 @@
 //! The pipeline and the scanner against real PostgreSQL, a real git repository and the
 //! local GitHub fake, through the production GitHub client.
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use common::{GIT_SECOND, OWNER, REPO, World, attempt, update, world_with};
 use rfd_github_fake::{FakeGitHub, TestRepo};
 use rfd_model::source::{
     Branch, CommitInfo, PullRequest, PullRequestHost, RfdFolder, RfdSource, RfdTreeEntry, SourceLocation,
     SourceResult,
 };
-use rfd_model::{JobKind, JobState, NewJob, NewRevision, NewRfd, ReadScope, RevisionRef, Store, Visibility};
+use rfd_model::{JobKind, JobState, NewJob, NewRevision, NewRfd, ReadScope, RevisionRef, Visibility};
 use rfd_processor::pipeline::{ActionName, JobProcessor, Pipeline, PipelineSettings, UpdateMode};
-use rfd_processor::runner::{JobHandler, Runner, RunnerSettings};
+use rfd_processor::runner::{Runner, RunnerSettings};
 use rfd_processor::scanner::{Scanner, ScannerSettings};
-
-const OWNER: &str = "acme";
-/// Git records commit times in whole seconds: tests that order commits wait this long.
-const GIT_SECOND: Duration = Duration::from_millis(1100);
-const REPO: &str = "rfd";
-
-fn fail(what: &str) -> impl FnOnce(String) -> String + '_ {
-    move |err| format!("{what}: {err}")
-}
-
-macro_rules! ok {
-    ($e:expr, $what:expr) => {
-        $e.map_err(|err| err.to_string()).map_err(fail($what)).unwrap_or_else(|err| panic!("{err}"))
-    };
-}
-
-struct World {
-    repo: TestRepo,
-    fake: FakeGitHub,
-    source: Arc<dyn RfdSource>,
-    store: Store,
-    db: rfd_devdb::TestDatabase,
-}
 
 fn adoc(number: i32, title: &str, state: &str) -> String {
     format!(
         ":authors: Ada Lovelace <ada@example.com>\n:state: {state}\n\n= RFD {number} {title}\n\n== Background\n\nWhy {title} matters.\n"
     )
-}
-
-async fn world_with(repo: TestRepo) -> World {
-    let db = rfd_devdb::test_database().await;
-    let store = Store::new(rfd_model::db::pool(&db.url, &rfd_model::PoolSettings::default()));
-    let fake = ok!(FakeGitHub::start(repo.path(), OWNER, REPO).await, "start the fake");
-    let source = source_for(&fake);
-    World { repo, fake, source, store, db }
-}
-
-fn source_for(fake: &FakeGitHub) -> Arc<dyn RfdSource> {
-    let config: rfd_github::GitHubConfig = ok!(
-        serde_json::from_value(serde_json::json!({
-            "owner": OWNER, "repository": REPO, "default_branch": "main",
-            "api_url": fake.url(), "auth": { "token": "test-token" },
-            "retry": { "max_attempts": 2, "backoff_base_ms": 1, "backoff_cap_ms": 5,
-                       "max_rate_limit_wait_secs": 2, "request_timeout_secs": 10 }
-        })),
-        "github config"
-    );
-    Arc::new(ok!(rfd_github::GitHubSource::new(&config), "github client"))
 }
 
 /// A repository whose main holds RFD 1 (published), with branch 0042 holding RFD 42 in
@@ -79,39 +39,9 @@ fn discussion_repo() -> (TestRepo, String) {
     (repo, head)
 }
 
-fn update(number: i32, branch: &str, sha: &str) -> NewJob {
-    NewJob {
-        kind: JobKind::RfdUpdate,
-        owner: OWNER.into(),
-        repository: REPO.into(),
-        branch: branch.into(),
-        sha: sha.into(),
-        rfd: Some(number),
-        webhook_delivery_id: None,
-        committed_at: chrono::Utc::now(),
-    }
-}
-
 fn pipeline(world: &World, source: Arc<dyn RfdSource>, mode: UpdateMode) -> Pipeline {
     let settings = PipelineSettings { mode, ..PipelineSettings::default() };
     Pipeline::new(world.store.clone(), source, settings, 10)
-}
-
-/// Claims the next job and runs one attempt of it; returns the attempt's outcome.
-async fn attempt(store: &Store, handler: &impl JobHandler) -> Result<(), String> {
-    let job = ok!(store.claim("test-worker", Duration::from_secs(60)).await, "claim")
-        .unwrap_or_else(|| panic!("no job to claim"));
-    let Some(attempt) = job.attempt() else { panic!("a claimed job has an attempt") };
-    match handler.run(job, attempt.clone()).await {
-        Ok(()) => {
-            assert!(ok!(store.complete(&attempt).await, "complete"));
-            Ok(())
-        }
-        Err(err) => {
-            ok!(store.fail(&attempt, &err.0, Duration::ZERO).await, "fail");
-            Err(err.0)
-        }
-    }
 }
 
 /// Runs the real runner over the pipeline until every job is processed.
