@@ -1653,30 +1653,27 @@ pub mod types {
             Default::default()
         }
     }
-    ///A job row. Serialises as the reference API's `Job` plus the queue's own fields.
+    ///A job of one RFD: the reference's `Job` plus the queue's state.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "description": "A job row. Serialises as the reference API's `Job` plus the queue's own fields.",
+    ///  "description": "A job of one RFD: the reference's `Job` plus the queue's state.",
     ///  "type": "object",
     ///  "required": [
     ///    "attempts",
     ///    "branch",
     ///    "committed_at",
-    ///    "completed_actions",
     ///    "created_at",
     ///    "id",
-    ///    "kind",
     ///    "max_attempts",
     ///    "owner",
     ///    "processed",
     ///    "repository",
-    ///    "run_at",
+    ///    "rfd",
     ///    "sha",
-    ///    "state",
-    ///    "updated_at"
+    ///    "state"
     ///  ],
     ///  "properties": {
     ///    "attempts": {
@@ -1692,13 +1689,6 @@ pub mod types {
     ///      "description": "Commit time.",
     ///      "type": "string",
     ///      "format": "date-time"
-    ///    },
-    ///    "completed_actions": {
-    ///      "description": "Actions completed by earlier attempts (a retry resumes after them).",
-    ///      "type": "array",
-    ///      "items": {
-    ///        "type": "string"
-    ///      }
     ///    },
     ///    "created_at": {
     ///      "description": "When it was enqueued.",
@@ -1718,31 +1708,8 @@ pub mod types {
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
-    ///    "kind": {
-    ///      "description": "What the job does.",
-    ///      "allOf": [
-    ///        {
-    ///          "$ref": "#/components/schemas/JobKind"
-    ///        }
-    ///      ]
-    ///    },
     ///    "last_error": {
     ///      "description": "The error of the last failed attempt.",
-    ///      "type": [
-    ///        "string",
-    ///        "null"
-    ///      ]
-    ///    },
-    ///    "lease_expires_at": {
-    ///      "description": "When the lease runs out unless renewed.",
-    ///      "type": [
-    ///        "string",
-    ///        "null"
-    ///      ],
-    ///      "format": "date-time"
-    ///    },
-    ///    "lease_owner": {
-    ///      "description": "The worker holding the lease while running.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -1758,7 +1725,7 @@ pub mod types {
     ///      "type": "string"
     ///    },
     ///    "processed": {
-    ///      "description": "Whether the job has reached a final state (succeeded, failed or superseded).",
+    ///      "description": "Whether the job has reached a final state.",
     ///      "type": "boolean"
     ///    },
     ///    "repository": {
@@ -1766,17 +1733,9 @@ pub mod types {
     ///      "type": "string"
     ///    },
     ///    "rfd": {
-    ///      "description": "RFD number (absent only for branch reconciles).",
-    ///      "type": [
-    ///        "integer",
-    ///        "null"
-    ///      ],
+    ///      "description": "The RFD.",
+    ///      "type": "integer",
     ///      "format": "int32"
-    ///    },
-    ///    "run_at": {
-    ///      "description": "When it may run next.",
-    ///      "type": "string",
-    ///      "format": "date-time"
     ///    },
     ///    "sha": {
     ///      "description": "Commit to process.",
@@ -1798,11 +1757,6 @@ pub mod types {
     ///        }
     ///      ]
     ///    },
-    ///    "updated_at": {
-    ///      "description": "When the row last changed.",
-    ///      "type": "string",
-    ///      "format": "date-time"
-    ///    },
     ///    "webhook_delivery_id": {
     ///      "description": "The webhook delivery that created the job, if any.",
     ///      "type": [
@@ -1823,8 +1777,6 @@ pub mod types {
         pub branch: ::std::string::String,
         ///Commit time.
         pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        ///Actions completed by earlier attempts (a retry resumes after them).
-        pub completed_actions: ::std::vec::Vec<::std::string::String>,
         ///When it was enqueued.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///When it reached a final state.
@@ -1834,32 +1786,19 @@ pub mod types {
         >,
         ///Job id.
         pub id: i32,
-        ///What the job does.
-        pub kind: JobKind,
         ///The error of the last failed attempt.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub last_error: ::std::option::Option<::std::string::String>,
-        ///When the lease runs out unless renewed.
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub lease_expires_at: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
-        ///The worker holding the lease while running.
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub lease_owner: ::std::option::Option<::std::string::String>,
         ///Attempts allowed before the job is failed.
         pub max_attempts: i32,
         ///Repository owner.
         pub owner: ::std::string::String,
-        ///Whether the job has reached a final state (succeeded, failed or superseded).
+        ///Whether the job has reached a final state.
         pub processed: bool,
         ///Repository name.
         pub repository: ::std::string::String,
-        ///RFD number (absent only for branch reconciles).
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub rfd: ::std::option::Option<i32>,
-        ///When it may run next.
-        pub run_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The RFD.
+        pub rfd: i32,
         ///Commit to process.
         pub sha: ::std::string::String,
         ///When it was first claimed.
@@ -1867,8 +1806,6 @@ pub mod types {
         pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Queue state.
         pub state: JobState,
-        ///When the row last changed.
-        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///The webhook delivery that created the job, if any.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook_delivery_id: ::std::option::Option<::uuid::Uuid>,
@@ -3707,6 +3644,236 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///A job row. Serialises as the reference API's `Job` plus the queue's own fields.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "A job row. Serialises as the reference API's `Job` plus the queue's own fields.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "attempts",
+    ///    "branch",
+    ///    "committed_at",
+    ///    "completed_actions",
+    ///    "created_at",
+    ///    "id",
+    ///    "kind",
+    ///    "max_attempts",
+    ///    "owner",
+    ///    "processed",
+    ///    "repository",
+    ///    "run_at",
+    ///    "sha",
+    ///    "state",
+    ///    "updated_at"
+    ///  ],
+    ///  "properties": {
+    ///    "attempts": {
+    ///      "description": "Attempts started so far.",
+    ///      "type": "integer",
+    ///      "format": "int32"
+    ///    },
+    ///    "branch": {
+    ///      "description": "Branch the commit was pushed to.",
+    ///      "type": "string"
+    ///    },
+    ///    "committed_at": {
+    ///      "description": "Commit time.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "completed_actions": {
+    ///      "description": "Actions completed by earlier attempts (a retry resumes after them).",
+    ///      "type": "array",
+    ///      "items": {
+    ///        "type": "string"
+    ///      }
+    ///    },
+    ///    "created_at": {
+    ///      "description": "When it was enqueued.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "finished_at": {
+    ///      "description": "When it reached a final state.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "date-time"
+    ///    },
+    ///    "id": {
+    ///      "description": "Job id.",
+    ///      "type": "integer",
+    ///      "format": "int32"
+    ///    },
+    ///    "kind": {
+    ///      "description": "What the job does.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/JobKind"
+    ///        }
+    ///      ]
+    ///    },
+    ///    "last_error": {
+    ///      "description": "The error of the last failed attempt.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    },
+    ///    "lease_expires_at": {
+    ///      "description": "When the lease runs out unless renewed.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "date-time"
+    ///    },
+    ///    "lease_owner": {
+    ///      "description": "The worker holding the lease while running.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    },
+    ///    "max_attempts": {
+    ///      "description": "Attempts allowed before the job is failed.",
+    ///      "type": "integer",
+    ///      "format": "int32"
+    ///    },
+    ///    "owner": {
+    ///      "description": "Repository owner.",
+    ///      "type": "string"
+    ///    },
+    ///    "processed": {
+    ///      "description": "Whether the job has reached a final state (succeeded, failed or superseded).",
+    ///      "type": "boolean"
+    ///    },
+    ///    "repository": {
+    ///      "description": "Repository name.",
+    ///      "type": "string"
+    ///    },
+    ///    "rfd": {
+    ///      "description": "RFD number (absent only for branch reconciles).",
+    ///      "type": [
+    ///        "integer",
+    ///        "null"
+    ///      ],
+    ///      "format": "int32"
+    ///    },
+    ///    "run_at": {
+    ///      "description": "When it may run next.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "sha": {
+    ///      "description": "Commit to process.",
+    ///      "type": "string"
+    ///    },
+    ///    "started_at": {
+    ///      "description": "When it was first claimed.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "date-time"
+    ///    },
+    ///    "state": {
+    ///      "description": "Queue state.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/JobState"
+    ///        }
+    ///      ]
+    ///    },
+    ///    "updated_at": {
+    ///      "description": "When the row last changed.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "webhook_delivery_id": {
+    ///      "description": "The webhook delivery that created the job, if any.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "uuid"
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueueJob {
+        ///Attempts started so far.
+        pub attempts: i32,
+        ///Branch the commit was pushed to.
+        pub branch: ::std::string::String,
+        ///Commit time.
+        pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Actions completed by earlier attempts (a retry resumes after them).
+        pub completed_actions: ::std::vec::Vec<::std::string::String>,
+        ///When it was enqueued.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When it reached a final state.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub finished_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///Job id.
+        pub id: i32,
+        ///What the job does.
+        pub kind: JobKind,
+        ///The error of the last failed attempt.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_error: ::std::option::Option<::std::string::String>,
+        ///When the lease runs out unless renewed.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub lease_expires_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///The worker holding the lease while running.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub lease_owner: ::std::option::Option<::std::string::String>,
+        ///Attempts allowed before the job is failed.
+        pub max_attempts: i32,
+        ///Repository owner.
+        pub owner: ::std::string::String,
+        ///Whether the job has reached a final state (succeeded, failed or superseded).
+        pub processed: bool,
+        ///Repository name.
+        pub repository: ::std::string::String,
+        ///RFD number (absent only for branch reconciles).
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub rfd: ::std::option::Option<i32>,
+        ///When it may run next.
+        pub run_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Commit to process.
+        pub sha: ::std::string::String,
+        ///When it was first claimed.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Queue state.
+        pub state: JobState,
+        ///When the row last changed.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The webhook delivery that created the job, if any.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook_delivery_id: ::std::option::Option<::uuid::Uuid>,
+    }
+    impl ::std::convert::From<&QueueJob> for QueueJob {
+        fn from(value: &QueueJob) -> Self {
+            value.clone()
+        }
+    }
+    impl QueueJob {
+        pub fn builder() -> builder::QueueJob {
+            Default::default()
         }
     }
     ///`ReserveRfdBody`
@@ -9370,10 +9537,6 @@ pub mod types {
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            completed_actions: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
-            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -9383,16 +9546,7 @@ pub mod types {
                 ::std::string::String,
             >,
             id: ::std::result::Result<i32, ::std::string::String>,
-            kind: ::std::result::Result<super::JobKind, ::std::string::String>,
             last_error: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            lease_expires_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            lease_owner: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -9403,24 +9557,13 @@ pub mod types {
                 ::std::string::String,
                 ::std::string::String,
             >,
-            rfd: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            run_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
-            >,
+            rfd: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<::std::string::String, ::std::string::String>,
             started_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<super::JobState, ::std::string::String>,
-            updated_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
-            >,
             webhook_delivery_id: ::std::result::Result<
                 ::std::option::Option<::uuid::Uuid>,
                 ::std::string::String,
@@ -9432,26 +9575,18 @@ pub mod types {
                     attempts: Err("no value supplied for attempts".to_string()),
                     branch: Err("no value supplied for branch".to_string()),
                     committed_at: Err("no value supplied for committed_at".to_string()),
-                    completed_actions: Err(
-                        "no value supplied for completed_actions".to_string(),
-                    ),
                     created_at: Err("no value supplied for created_at".to_string()),
                     finished_at: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
-                    kind: Err("no value supplied for kind".to_string()),
                     last_error: Ok(Default::default()),
-                    lease_expires_at: Ok(Default::default()),
-                    lease_owner: Ok(Default::default()),
                     max_attempts: Err("no value supplied for max_attempts".to_string()),
                     owner: Err("no value supplied for owner".to_string()),
                     processed: Err("no value supplied for processed".to_string()),
                     repository: Err("no value supplied for repository".to_string()),
-                    rfd: Ok(Default::default()),
-                    run_at: Err("no value supplied for run_at".to_string()),
+                    rfd: Err("no value supplied for rfd".to_string()),
                     sha: Err("no value supplied for sha".to_string()),
                     started_at: Ok(Default::default()),
                     state: Err("no value supplied for state".to_string()),
-                    updated_at: Err("no value supplied for updated_at".to_string()),
                     webhook_delivery_id: Ok(Default::default()),
                 }
             }
@@ -9495,21 +9630,6 @@ pub mod types {
                     });
                 self
             }
-            pub fn completed_actions<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.completed_actions = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for completed_actions: {}",
-                            e
-                        )
-                    });
-                self
-            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -9548,18 +9668,6 @@ pub mod types {
                     });
                 self
             }
-            pub fn kind<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::JobKind>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.kind = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for kind: {}", e)
-                    });
-                self
-            }
             pub fn last_error<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -9569,34 +9677,6 @@ pub mod types {
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for last_error: {}", e)
-                    });
-                self
-            }
-            pub fn lease_expires_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.lease_expires_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for lease_expires_at: {}", e
-                        )
-                    });
-                self
-            }
-            pub fn lease_owner<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.lease_owner = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for lease_owner: {}", e)
                     });
                 self
             }
@@ -9652,25 +9732,13 @@ pub mod types {
             }
             pub fn rfd<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T: ::std::convert::TryInto<i32>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd = value
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for rfd: {}", e)
-                    });
-                self
-            }
-            pub fn run_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.run_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for run_at: {}", e)
                     });
                 self
             }
@@ -9712,18 +9780,6 @@ pub mod types {
                     });
                 self
             }
-            pub fn updated_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.updated_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for updated_at: {}", e)
-                    });
-                self
-            }
             pub fn webhook_delivery_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
@@ -9749,24 +9805,18 @@ pub mod types {
                     attempts: value.attempts?,
                     branch: value.branch?,
                     committed_at: value.committed_at?,
-                    completed_actions: value.completed_actions?,
                     created_at: value.created_at?,
                     finished_at: value.finished_at?,
                     id: value.id?,
-                    kind: value.kind?,
                     last_error: value.last_error?,
-                    lease_expires_at: value.lease_expires_at?,
-                    lease_owner: value.lease_owner?,
                     max_attempts: value.max_attempts?,
                     owner: value.owner?,
                     processed: value.processed?,
                     repository: value.repository?,
                     rfd: value.rfd?,
-                    run_at: value.run_at?,
                     sha: value.sha?,
                     started_at: value.started_at?,
                     state: value.state?,
-                    updated_at: value.updated_at?,
                     webhook_delivery_id: value.webhook_delivery_id?,
                 })
             }
@@ -9777,24 +9827,18 @@ pub mod types {
                     attempts: Ok(value.attempts),
                     branch: Ok(value.branch),
                     committed_at: Ok(value.committed_at),
-                    completed_actions: Ok(value.completed_actions),
                     created_at: Ok(value.created_at),
                     finished_at: Ok(value.finished_at),
                     id: Ok(value.id),
-                    kind: Ok(value.kind),
                     last_error: Ok(value.last_error),
-                    lease_expires_at: Ok(value.lease_expires_at),
-                    lease_owner: Ok(value.lease_owner),
                     max_attempts: Ok(value.max_attempts),
                     owner: Ok(value.owner),
                     processed: Ok(value.processed),
                     repository: Ok(value.repository),
                     rfd: Ok(value.rfd),
-                    run_at: Ok(value.run_at),
                     sha: Ok(value.sha),
                     started_at: Ok(value.started_at),
                     state: Ok(value.state),
-                    updated_at: Ok(value.updated_at),
                     webhook_delivery_id: Ok(value.webhook_delivery_id),
                 }
             }
@@ -11916,6 +11960,443 @@ pub mod types {
             fn from(value: super::OpenIdConfiguration) -> Self {
                 Self {
                     jwks_uri: Ok(value.jwks_uri),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct QueueJob {
+            attempts: ::std::result::Result<i32, ::std::string::String>,
+            branch: ::std::result::Result<::std::string::String, ::std::string::String>,
+            committed_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            completed_actions: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            finished_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<i32, ::std::string::String>,
+            kind: ::std::result::Result<super::JobKind, ::std::string::String>,
+            last_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            lease_expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            lease_owner: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            max_attempts: ::std::result::Result<i32, ::std::string::String>,
+            owner: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed: ::std::result::Result<bool, ::std::string::String>,
+            repository: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            rfd: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            run_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            sha: ::std::result::Result<::std::string::String, ::std::string::String>,
+            started_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            state: ::std::result::Result<super::JobState, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            webhook_delivery_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for QueueJob {
+            fn default() -> Self {
+                Self {
+                    attempts: Err("no value supplied for attempts".to_string()),
+                    branch: Err("no value supplied for branch".to_string()),
+                    committed_at: Err("no value supplied for committed_at".to_string()),
+                    completed_actions: Err(
+                        "no value supplied for completed_actions".to_string(),
+                    ),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    finished_at: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    last_error: Ok(Default::default()),
+                    lease_expires_at: Ok(Default::default()),
+                    lease_owner: Ok(Default::default()),
+                    max_attempts: Err("no value supplied for max_attempts".to_string()),
+                    owner: Err("no value supplied for owner".to_string()),
+                    processed: Err("no value supplied for processed".to_string()),
+                    repository: Err("no value supplied for repository".to_string()),
+                    rfd: Ok(Default::default()),
+                    run_at: Err("no value supplied for run_at".to_string()),
+                    sha: Err("no value supplied for sha".to_string()),
+                    started_at: Ok(Default::default()),
+                    state: Err("no value supplied for state".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    webhook_delivery_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl QueueJob {
+            pub fn attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempts: {}", e)
+                    });
+                self
+            }
+            pub fn branch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.branch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for branch: {}", e)
+                    });
+                self
+            }
+            pub fn committed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.committed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for committed_at: {}", e
+                        )
+                    });
+                self
+            }
+            pub fn completed_actions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.completed_actions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for completed_actions: {}",
+                            e
+                        )
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {}", e)
+                    });
+                self
+            }
+            pub fn finished_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.finished_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for finished_at: {}", e)
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id: {}", e)
+                    });
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::JobKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kind: {}", e)
+                    });
+                self
+            }
+            pub fn last_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_error: {}", e)
+                    });
+                self
+            }
+            pub fn lease_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lease_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for lease_expires_at: {}", e
+                        )
+                    });
+                self
+            }
+            pub fn lease_owner<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lease_owner = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for lease_owner: {}", e)
+                    });
+                self
+            }
+            pub fn max_attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for max_attempts: {}", e
+                        )
+                    });
+                self
+            }
+            pub fn owner<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.owner = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for owner: {}", e)
+                    });
+                self
+            }
+            pub fn processed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed: {}", e)
+                    });
+                self
+            }
+            pub fn repository<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.repository = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for repository: {}", e)
+                    });
+                self
+            }
+            pub fn rfd<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rfd = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rfd: {}", e)
+                    });
+                self
+            }
+            pub fn run_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.run_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for run_at: {}", e)
+                    });
+                self
+            }
+            pub fn sha<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sha = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sha: {}", e)
+                    });
+                self
+            }
+            pub fn started_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for started_at: {}", e)
+                    });
+                self
+            }
+            pub fn state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::JobState>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.state = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for state: {}", e)
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {}", e)
+                    });
+                self
+            }
+            pub fn webhook_delivery_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webhook_delivery_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for webhook_delivery_id: {}",
+                            e
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueueJob> for super::QueueJob {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueueJob,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempts: value.attempts?,
+                    branch: value.branch?,
+                    committed_at: value.committed_at?,
+                    completed_actions: value.completed_actions?,
+                    created_at: value.created_at?,
+                    finished_at: value.finished_at?,
+                    id: value.id?,
+                    kind: value.kind?,
+                    last_error: value.last_error?,
+                    lease_expires_at: value.lease_expires_at?,
+                    lease_owner: value.lease_owner?,
+                    max_attempts: value.max_attempts?,
+                    owner: value.owner?,
+                    processed: value.processed?,
+                    repository: value.repository?,
+                    rfd: value.rfd?,
+                    run_at: value.run_at?,
+                    sha: value.sha?,
+                    started_at: value.started_at?,
+                    state: value.state?,
+                    updated_at: value.updated_at?,
+                    webhook_delivery_id: value.webhook_delivery_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueueJob> for QueueJob {
+            fn from(value: super::QueueJob) -> Self {
+                Self {
+                    attempts: Ok(value.attempts),
+                    branch: Ok(value.branch),
+                    committed_at: Ok(value.committed_at),
+                    completed_actions: Ok(value.completed_actions),
+                    created_at: Ok(value.created_at),
+                    finished_at: Ok(value.finished_at),
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    last_error: Ok(value.last_error),
+                    lease_expires_at: Ok(value.lease_expires_at),
+                    lease_owner: Ok(value.lease_owner),
+                    max_attempts: Ok(value.max_attempts),
+                    owner: Ok(value.owner),
+                    processed: Ok(value.processed),
+                    repository: Ok(value.repository),
+                    rfd: Ok(value.rfd),
+                    run_at: Ok(value.run_at),
+                    sha: Ok(value.sha),
+                    started_at: Ok(value.started_at),
+                    state: Ok(value.state),
+                    updated_at: Ok(value.updated_at),
+                    webhook_delivery_id: Ok(value.webhook_delivery_id),
                 }
             }
         }
@@ -20870,7 +21351,10 @@ pub mod builder {
         ///Sends a `GET` request to `/queue/jobs`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<::std::vec::Vec<types::Job>>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<::std::vec::Vec<types::QueueJob>>,
+            Error<types::Error>,
+        > {
             let Self { client, limit, offset, rfd, state } = self;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
@@ -20953,7 +21437,7 @@ pub mod builder {
         ///Sends a `POST` request to `/queue/jobs/{job_id}/retry`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::Job>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::QueueJob>, Error<types::Error>> {
             let Self { client, job_id } = self;
             let job_id = job_id.map_err(Error::InvalidRequest)?;
             let url = format!(
