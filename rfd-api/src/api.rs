@@ -175,7 +175,7 @@ pub trait RfdApi {
     async fn list_jobs(
         rqctx: RequestContext<Self::Context>,
         query: Query<ListJobsQuery>,
-    ) -> Result<HttpResponseOk<Vec<Job>>, HttpError>;
+    ) -> Result<HttpResponseOk<Vec<crate::jobs::RfdJob>>, HttpError>;
 
     /// Lists queued, running, succeeded, failed (dead-letter) or superseded jobs.
     /// Requires `GetRfdsAll` (the queue names every RFD).

@@ -24,6 +24,7 @@ use crate::auth::jwt::{Jwks, Keys};
 use crate::caller::Caller;
 use crate::config::ApiConfig;
 use crate::error::{store_error, unavailable};
+use crate::jobs::RfdJob;
 use crate::permissions::Permission;
 use crate::rfd::read::{
     self, PaginationQuery, RfdAttrPathParams, RfdPathParams, RfdRevisionAttrPathParams,
@@ -74,7 +75,7 @@ impl RfdApi for RfdApiImpl {
     async fn list_jobs(
         rqctx: RequestContext<Self::Context>,
         query: Query<ListJobsQuery>,
-    ) -> Result<HttpResponseOk<Vec<Job>>, HttpError> {
+    ) -> Result<HttpResponseOk<Vec<RfdJob>>, HttpError> {
         let caller = Caller::of(&rqctx).await?;
         let query = query.into_inner();
         let rfd: i32 = query
@@ -98,7 +99,7 @@ impl RfdApi for RfdApiImpl {
             .list_jobs(&JobFilter { rfd: Some(rfd), state: None }, page)
             .await
             .map_err(store_error)?;
-        Ok(HttpResponseOk(jobs))
+        Ok(HttpResponseOk(jobs.into_iter().filter_map(RfdJob::of).collect()))
     }
 
     async fn list_queue_jobs(
