@@ -13,5 +13,6 @@ pub mod error;
 pub mod intake;
 pub mod jobs;
 pub mod permissions;
+pub mod rfd;
 pub mod server;
 pub mod webhook;

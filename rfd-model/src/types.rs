@@ -176,6 +176,7 @@ pub struct RfdRevisionMeta {
 
 /// An RFD with the metadata of one revision, without content (`RfdWithoutContent`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "RfdWithoutContent")]
 pub struct RfdMeta {
     /// RFD id.
     pub id: Uuid,
@@ -331,9 +332,43 @@ impl Default for Page {
     }
 }
 
+// ---- RFD attributes (read API; the write API sets them) ----
+
+/// An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RfdAttrName {
+    /// `discussion`: where the RFD is discussed.
+    Discussion,
+    /// `labels`: free-form labels.
+    Labels,
+    /// `state`: see [`crate::document::RfdState`].
+    State,
+}
+
+/// One attribute with its value, as `{"state": "published"}` (`RfdAttr`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RfdAttr {
+    /// The `discussion` attribute.
+    Discussion(String),
+    /// The `labels` attribute.
+    Labels(String),
+    /// The `state` attribute.
+    State(crate::document::RfdState),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_use_reference_shapes() {
+        let state = RfdAttr::State(crate::document::RfdState::Published);
+        assert_eq!(serde_json::to_value(&state).ok(), Some(serde_json::json!({"state": "published"})));
+        let name: Result<RfdAttrName, _> = serde_json::from_str("\"labels\"");
+        assert_eq!(name.ok(), Some(RfdAttrName::Labels));
+    }
 
     #[test]
     fn page_is_clamped() {
