@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use rfd_model::{JobKind, NewJob, Store};
+use rfd_model::search::postgres::PostgresSearch;
+use rfd_model::search::{IndexedRfd, SearchIndex as _};
+use rfd_model::{ContentFormat, JobKind, NewJob, NewRevision, NewRfd, Store, Visibility};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
 
@@ -34,9 +36,14 @@ impl Api {
         let config = home.path().join("rfd-api.toml");
         ok(std::fs::write(
             &config,
-            format!("database_url = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n", db.url),
+            format!(
+                "database_url = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[search]\nbackend = \"postgres\"\n",
+                db.url
+            ),
         ));
-        let config = ok(rfd_api::config::ApiConfig::load(&config));
+        let mut config = ok(rfd_api::config::ApiConfig::load(&config));
+        // `DATABASE_URL` overrides the file; the test's own database is the one to use.
+        config.database_url = db.url.clone().into();
         let server = ok(rfd_api::server::start(rfd_api::server::context(config)));
         let base = format!("http://{}", server.local_addr());
         let store = Store::new(rfd_model::db::pool(&db.url, &Default::default()));
@@ -376,4 +383,125 @@ async fn api_errors_are_one_line_with_a_non_zero_exit_and_never_show_the_token()
     let output = run(api.home.path(), "", &["sys", "user", "self"], &[], None).await;
     let line = one_line_error(&output);
     assert!(line.contains("rfd-cli config set host"), "{line}");
+}
+
+impl Api {
+    /// An RFD with one revision, indexed for search.
+    async fn seed_rfd(&self, number: i32, visibility: Visibility, title: &str, state: &str, content: &str) {
+        let link = Some(format!("https://github.com/acme/rfd/tree/{number:04}"));
+        let rfd = ok(self.store.insert_rfd(&NewRfd { rfd_number: number, link, visibility }).await);
+        let committed_at =
+            ok(chrono::DateTime::parse_from_rfc3339("2026-03-04T10:20:00Z")).with_timezone(&chrono::Utc);
+        let revision = ok(self
+            .store
+            .insert_revision(&NewRevision {
+                rfd_id: rfd.id,
+                title: title.into(),
+                state: Some(state.into()),
+                discussion: None,
+                authors: Some("Ada <ada@acme.test>".into()),
+                labels: None,
+                content: content.into(),
+                content_format: ContentFormat::Asciidoc,
+                sha: format!("blob-{number}"),
+                commit_sha: format!("commit-{number}"),
+                committed_at,
+                major_change: true,
+                tree_sha: None,
+                problems: Vec::new(),
+            })
+            .await);
+        ok(PostgresSearch::new(self.store.clone())
+            .index_rfd(&IndexedRfd::from_revision(&rfd, &revision))
+            .await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_view_and_search_seeded_rfds_as_admin_and_anonymously() {
+    let api = Api::start().await;
+    api.seed_rfd(
+        10,
+        Visibility::Public,
+        "Open Heron",
+        "published",
+        "= RFD 10 Open Heron\n\nA heron wades.\n",
+    )
+    .await;
+    api.seed_rfd(
+        20,
+        Visibility::Private,
+        "Secret Pelican",
+        "discussion",
+        "= RFD 20 Secret Pelican\n\nThe pelican migrates.\n",
+    )
+    .await;
+    let anonymous = [("RFD_FORMAT", "json")];
+    let numbers = |list: &Value| -> Vec<i64> {
+        list.as_array().into_iter().flatten().filter_map(|r| r["rfd_number"].as_i64()).collect()
+    };
+
+    // list: the administrator sees both, newest number first; nobody sees the private one.
+    let listed = api.json(&["list"]).await;
+    assert_eq!(numbers(&listed), vec![20, 10], "{listed}");
+    let output = api.run(&["list"], &anonymous, None).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let public: Value = ok(serde_json::from_slice(&output.stdout));
+    assert_eq!(numbers(&public), vec![10], "{public}");
+
+    // The same list as a table: chosen columns, one row per RFD, the date as a date.
+    let output = api.run(&["-f", "tab", "list"], &[("RFD_TOKEN", &api.admin_key)], None).await;
+    let table = text(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("RFD_NUMBER") && lines[0].contains("TITLE") && lines[0].contains("STATE"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("20") && lines[1].contains("Secret Pelican") && lines[1].contains("private"),
+        "{table}"
+    );
+    assert!(lines[2].contains("2026-03-04 10:20"), "{table}");
+
+    // view: the document; meta: without it; attr: one attribute.
+    let viewed = api.json(&["view", "10"]).await;
+    assert_eq!(viewed["title"], "Open Heron");
+    assert!(viewed["content"].as_str().is_some_and(|c| c.contains("A heron wades.")), "{viewed}");
+    let output = api.run(&["-f", "tab", "view", "10"], &[("RFD_TOKEN", &api.admin_key)], None).await;
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains("Open Heron") && shown.ends_with("= RFD 10 Open Heron\n\nA heron wades.\n"),
+        "{shown}"
+    );
+    let meta = api.json(&["meta", "20"]).await;
+    assert_eq!(meta["title"], "Secret Pelican");
+    assert!(meta.get("content").is_none_or(Value::is_null), "{meta}");
+    assert_eq!(api.json(&["attr", "20", "state"]).await, json!({"state": "discussion"}));
+    let revisions = api.json(&["revision", "list", "10"]).await;
+    assert_eq!(revisions.as_array().map(Vec::len), Some(1), "{revisions}");
+    assert_eq!(revisions[0]["commit_sha"], "commit-10");
+
+    // search: hits from readable RFDs only.
+    let found = api.json(&["search", "pelican"]).await;
+    let hits: Vec<i64> =
+        found["hits"].as_array().into_iter().flatten().filter_map(|h| h["rfd_number"].as_i64()).collect();
+    assert!(hits.contains(&20), "{found}");
+    let output = api.run(&["search", "pelican"], &anonymous, None).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let hidden: Value = ok(serde_json::from_slice(&output.stdout));
+    assert_eq!(hidden["hits"], json!([]), "{hidden}");
+    let output = api.run(&["-f", "tab", "search", "heron"], &[], None).await;
+    let table = text(&output.stdout);
+    assert!(
+        table.starts_with("RFD_NUMBER") && table.lines().nth(1).is_some_and(|l| l.starts_with("10")),
+        "{table}"
+    );
+
+    // A private or missing RFD is a 404 for an anonymous caller, on one line.
+    let line = one_line_error(&api.run(&["view", "20"], &anonymous, None).await);
+    assert!(line.contains("HTTP 404"), "{line}");
+    assert!(!line.contains("Pelican"), "{line}");
+    let line = one_line_error(&api.admin(&["view", "99"]).await);
+    assert!(line.contains("HTTP 404"), "{line}");
 }

@@ -941,71 +941,28 @@ pub mod types {
             Default::default()
         }
     }
-    ///`CommitSha`
+    ///The markup an RFD is written in.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string"
-    ///}
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct CommitSha(pub ::std::string::String);
-    impl ::std::ops::Deref for CommitSha {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CommitSha> for ::std::string::String {
-        fn from(value: CommitSha) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&CommitSha> for CommitSha {
-        fn from(value: &CommitSha) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for CommitSha {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for CommitSha {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::fmt::Display for CommitSha {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`ContentFormat`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "asciidoc",
-    ///    "markdown"
+    ///  "description": "The markup an RFD is written in.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "`README.adoc`",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "asciidoc"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "`README.md`",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "markdown"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -1023,8 +980,10 @@ pub mod types {
         PartialOrd
     )]
     pub enum ContentFormat {
+        ///`README.adoc`
         #[serde(rename = "asciidoc")]
         Asciidoc,
+        ///`README.md`
         #[serde(rename = "markdown")]
         Markdown,
     }
@@ -1258,67 +1217,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`FileSha`
+    ///A hit's fields with matches between the highlight tags (`FormattedSearchResultHit`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string"
-    ///}
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct FileSha(pub ::std::string::String);
-    impl ::std::ops::Deref for FileSha {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<FileSha> for ::std::string::String {
-        fn from(value: FileSha) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&FileSha> for FileSha {
-        fn from(value: &FileSha) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for FileSha {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for FileSha {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::fmt::Display for FileSha {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`FormattedSearchResultHit`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
+    ///  "description": "A hit's fields with matches between the highlight tags (`FormattedSearchResultHit`).",
     ///  "type": "object",
     ///  "required": [
     ///    "hierarchy",
@@ -1328,18 +1233,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "anchor": {
+    ///      "description": "See [`SearchResultHit::anchor`].",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "content": {
+    ///      "description": "The content, highlighted (and cropped when asked).",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "hierarchy": {
+    ///      "description": "See [`SearchResultHit::hierarchy`].",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -1351,6 +1259,7 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "hierarchy_radio": {
+    ///      "description": "See [`SearchResultHit::hierarchy_radio`].",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -1362,14 +1271,17 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "object_id": {
+    ///      "description": "See [`SearchResultHit::object_id`].",
     ///      "type": "string"
     ///    },
     ///    "rfd_number": {
+    ///      "description": "See [`SearchResultHit::rfd_number`].",
     ///      "type": "integer",
     ///      "format": "uint64",
     ///      "minimum": 0.0
     ///    },
     ///    "url": {
+    ///      "description": "See [`SearchResultHit::url`].",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -1381,14 +1293,21 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct FormattedSearchResultHit {
+        ///See [`SearchResultHit::anchor`].
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub anchor: ::std::option::Option<::std::string::String>,
+        ///The content, highlighted (and cropped when asked).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<::std::string::String>,
+        ///See [`SearchResultHit::hierarchy`].
         pub hierarchy: [::std::option::Option<::std::string::String>; 6usize],
+        ///See [`SearchResultHit::hierarchy_radio`].
         pub hierarchy_radio: [::std::option::Option<::std::string::String>; 6usize],
+        ///See [`SearchResultHit::object_id`].
         pub object_id: ::std::string::String,
+        ///See [`SearchResultHit::rfd_number`].
         pub rfd_number: u64,
+        ///See [`SearchResultHit::url`].
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub url: ::std::option::Option<::std::string::String>,
     }
@@ -3565,16 +3484,28 @@ pub mod types {
             Default::default()
         }
     }
-    ///`PdfSource`
+    ///Where a rendered PDF lives.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "github",
-    ///    "google"
+    ///  "description": "Where a rendered PDF lives.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "Committed to the GitHub repository.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "github"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Stored in Google (Drive or Cloud Storage).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "google"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -3592,8 +3523,10 @@ pub mod types {
         PartialOrd
     )]
     pub enum PdfSource {
+        ///Committed to the GitHub repository.
         #[serde(rename = "github")]
         Github,
+        ///Stored in Google (Drive or Cloud Storage).
         #[serde(rename = "google")]
         Google,
     }
@@ -3999,12 +3932,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`Rfd`
+    ///An RFD with its latest revision (`Rfd` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with its latest revision (`Rfd` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "created_at",
@@ -4015,6 +3949,7 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "content": {
+    ///      "description": "The latest revision, if any.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -4029,10 +3964,12 @@ pub mod types {
     ///      ]
     ///    },
     ///    "created_at": {
+    ///      "description": "When the row was created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "Soft deletion time.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -4040,9 +3977,12 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -4050,21 +3990,29 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "updated_at": {
+    ///      "description": "When the row last changed.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -4072,20 +4020,29 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Rfd {
+        ///The latest revision, if any.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<RfdRevision>,
+        ///When the row was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Soft deletion time.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///When the row last changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&Rfd> for Rfd {
@@ -4098,14 +4055,16 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdAttr`
+    ///One attribute with its value, as `{"state": "published"}` (`RfdAttr`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One attribute with its value, as `{\"state\": \"published\"}` (`RfdAttr`).",
     ///  "oneOf": [
     ///    {
+    ///      "description": "The `discussion` attribute.",
     ///      "type": "object",
     ///      "required": [
     ///        "discussion"
@@ -4118,6 +4077,7 @@ pub mod types {
     ///      "additionalProperties": false
     ///    },
     ///    {
+    ///      "description": "The `labels` attribute.",
     ///      "type": "object",
     ///      "required": [
     ///        "labels"
@@ -4130,6 +4090,7 @@ pub mod types {
     ///      "additionalProperties": false
     ///    },
     ///    {
+    ///      "description": "The `state` attribute.",
     ///      "type": "object",
     ///      "required": [
     ///        "state"
@@ -4147,10 +4108,13 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub enum RfdAttr {
+        ///The `discussion` attribute.
         #[serde(rename = "discussion")]
         Discussion(::std::string::String),
+        ///The `labels` attribute.
         #[serde(rename = "labels")]
         Labels(::std::string::String),
+        ///The `state` attribute.
         #[serde(rename = "state")]
         State(RfdState),
     }
@@ -4164,17 +4128,35 @@ pub mod types {
             Self::State(value)
         }
     }
-    ///`RfdAttrName`
+    ///An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "discussion",
-    ///    "labels",
-    ///    "state"
+    ///  "description": "An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "`discussion`: where the RFD is discussed.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "discussion"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "`labels`: free-form labels.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "labels"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "`state`: see [`crate::document::RfdState`].",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "state"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -4192,10 +4174,13 @@ pub mod types {
         PartialOrd
     )]
     pub enum RfdAttrName {
+        ///`discussion`: where the RFD is discussed.
         #[serde(rename = "discussion")]
         Discussion,
+        ///`labels`: free-form labels.
         #[serde(rename = "labels")]
         Labels,
+        ///`state`: see [`crate::document::RfdState`].
         #[serde(rename = "state")]
         State,
     }
@@ -4294,39 +4279,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum RfdId {}
-    impl ::std::convert::From<&Self> for RfdId {
-        fn from(value: &RfdId) -> Self {
-            value.clone()
-        }
-    }
-    ///`RfdPdf`
+    ///A PDF rendered for one revision (`RfdPdf`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "A PDF rendered for one revision (`RfdPdf`).",
     ///  "type": "object",
     ///  "required": [
     ///    "created_at",
@@ -4340,10 +4299,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When the row was created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "Soft deletion time.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -4351,24 +4312,38 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "external_id": {
+    ///      "description": "The storage system's id for it.",
     ///      "type": "string"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdPdfId"
+    ///      "description": "Primary key.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "link": {
+    ///      "description": "Where it can be downloaded.",
     ///      "type": "string"
     ///    },
     ///    "rfd_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "The RFD.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "rfd_revision_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdRevisionId"
+    ///      "description": "The revision it was rendered from.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "source": {
-    ///      "$ref": "#/components/schemas/PdfSource"
+    ///      "description": "Where it is stored.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/PdfSource"
+    ///        }
+    ///      ]
     ///    },
     ///    "updated_at": {
+    ///      "description": "When the row last changed.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    }
@@ -4378,15 +4353,24 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdPdf {
+        ///When the row was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Soft deletion time.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The storage system's id for it.
         pub external_id: ::std::string::String,
-        pub id: TypedUuidForRfdPdfId,
+        ///Primary key.
+        pub id: ::uuid::Uuid,
+        ///Where it can be downloaded.
         pub link: ::std::string::String,
-        pub rfd_id: TypedUuidForRfdId,
-        pub rfd_revision_id: TypedUuidForRfdRevisionId,
+        ///The RFD.
+        pub rfd_id: ::uuid::Uuid,
+        ///The revision it was rendered from.
+        pub rfd_revision_id: ::uuid::Uuid,
+        ///Where it is stored.
         pub source: PdfSource,
+        ///When the row last changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
     }
     impl ::std::convert::From<&RfdPdf> for RfdPdf {
@@ -4397,33 +4381,6 @@ pub mod types {
     impl RfdPdf {
         pub fn builder() -> builder::RfdPdf {
             Default::default()
-        }
-    }
-    ///`RfdPdfId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum RfdPdfId {}
-    impl ::std::convert::From<&Self> for RfdPdfId {
-        fn from(value: &RfdPdfId) -> Self {
-            value.clone()
         }
     }
     ///One permission, encoded as the reference API does: unit variants as strings (`"GetRfdsAll"`), data variants as single-key objects (`{"GetRfd": 123}`, `{"GetRfds": [1, 2]}`). Values this service does not know are kept as `Unsupported` (they grant nothing), so a stored permission never makes a user unreadable.
@@ -5071,12 +5028,13 @@ pub mod types {
             Self::Unsupported(value)
         }
     }
-    ///`RfdRevision`
+    ///One stored revision of an RFD: its document at one commit.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One stored revision of an RFD: its document at one commit.",
     ///  "type": "object",
     ///  "required": [
     ///    "commit",
@@ -5093,29 +5051,40 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "The authors line.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "$ref": "#/components/schemas/CommitSha"
+    ///      "description": "The commit this revision was read at.",
+    ///      "type": "string"
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "content": {
+    ///      "description": "The whole document.",
     ///      "type": "string"
     ///    },
     ///    "content_format": {
-    ///      "$ref": "#/components/schemas/ContentFormat"
+    ///      "description": "The markup of `content`.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/ContentFormat"
+    ///        }
+    ///      ]
     ///    },
     ///    "created_at": {
+    ///      "description": "When the row was created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "Soft deletion time.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5123,39 +5092,50 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "discussion": {
+    ///      "description": "The `discussion` attribute (usually a pull-request URL).",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdRevisionId"
+    ///      "description": "Primary key.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "The `labels` attribute.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "major_change": {
+    ///      "description": "Whether this revision counts as a major change (body or state changed).",
     ///      "type": "boolean"
     ///    },
     ///    "rfd_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "The RFD this revision belongs to.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "sha": {
-    ///      "$ref": "#/components/schemas/FileSha"
+    ///      "description": "Blob sha of the README file.",
+    ///      "type": "string"
     ///    },
     ///    "state": {
+    ///      "description": "The `state` attribute as written in the document.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title without the `RFD n:` prefix.",
     ///      "type": "string"
     ///    },
     ///    "updated_at": {
+    ///      "description": "When the row last changed.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    }
@@ -5165,26 +5145,42 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdRevision {
+        ///The authors line.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
-        pub commit: CommitSha,
+        ///The commit this revision was read at.
+        pub commit: ::std::string::String,
+        ///Commit time.
         pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The whole document.
         pub content: ::std::string::String,
+        ///The markup of `content`.
         pub content_format: ContentFormat,
+        ///When the row was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Soft deletion time.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The `discussion` attribute (usually a pull-request URL).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
-        pub id: TypedUuidForRfdRevisionId,
+        ///Primary key.
+        pub id: ::uuid::Uuid,
+        ///The `labels` attribute.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Whether this revision counts as a major change (body or state changed).
         pub major_change: bool,
-        pub rfd_id: TypedUuidForRfdId,
-        pub sha: FileSha,
+        ///The RFD this revision belongs to.
+        pub rfd_id: ::uuid::Uuid,
+        ///Blob sha of the README file.
+        pub sha: ::std::string::String,
+        ///The `state` attribute as written in the document.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title without the `RFD n:` prefix.
         pub title: ::std::string::String,
+        ///When the row last changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
     }
     impl ::std::convert::From<&RfdRevision> for RfdRevision {
@@ -5224,12 +5220,13 @@ pub mod types {
             value.clone()
         }
     }
-    ///`RfdRevisionMeta`
+    ///A revision without its content (`RfdRevisionMeta` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "A revision without its content (`RfdRevisionMeta` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "commit_sha",
@@ -5239,16 +5236,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "commit_sha": {
-    ///      "$ref": "#/components/schemas/CommitSha"
+    ///      "description": "The commit the revision was read at.",
+    ///      "type": "string"
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdRevisionId"
+    ///      "description": "Revision id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "major_change": {
+    ///      "description": "Whether this revision counts as a major change.",
     ///      "type": "boolean"
     ///    }
     ///  }
@@ -5257,9 +5259,13 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdRevisionMeta {
-        pub commit_sha: CommitSha,
+        ///The commit the revision was read at.
+        pub commit_sha: ::std::string::String,
+        ///Commit time.
         pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        pub id: TypedUuidForRfdRevisionId,
+        ///Revision id.
+        pub id: ::uuid::Uuid,
+        ///Whether this revision counts as a major change.
         pub major_change: bool,
     }
     impl ::std::convert::From<&RfdRevisionMeta> for RfdRevisionMeta {
@@ -5272,20 +5278,56 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdState`
+    ///Where an RFD is in its life.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "abandoned",
-    ///    "committed",
-    ///    "discussion",
-    ///    "ideation",
-    ///    "prediscussion",
-    ///    "published"
+    ///  "description": "Where an RFD is in its life.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "Being written, not yet ready for discussion.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "prediscussion"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "An idea recorded without a full proposal yet.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "ideation"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Open for discussion (usually with a pull request).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "discussion"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Discussed and merged.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "published"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Published and implemented.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "committed"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "No longer pursued.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "abandoned"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -5303,18 +5345,24 @@ pub mod types {
         PartialOrd
     )]
     pub enum RfdState {
-        #[serde(rename = "abandoned")]
-        Abandoned,
-        #[serde(rename = "committed")]
-        Committed,
-        #[serde(rename = "discussion")]
-        Discussion,
-        #[serde(rename = "ideation")]
-        Ideation,
+        ///Being written, not yet ready for discussion.
         #[serde(rename = "prediscussion")]
         Prediscussion,
+        ///An idea recorded without a full proposal yet.
+        #[serde(rename = "ideation")]
+        Ideation,
+        ///Open for discussion (usually with a pull request).
+        #[serde(rename = "discussion")]
+        Discussion,
+        ///Discussed and merged.
         #[serde(rename = "published")]
         Published,
+        ///Published and implemented.
+        #[serde(rename = "committed")]
+        Committed,
+        ///No longer pursued.
+        #[serde(rename = "abandoned")]
+        Abandoned,
     }
     impl ::std::convert::From<&Self> for RfdState {
         fn from(value: &RfdState) -> Self {
@@ -5324,12 +5372,12 @@ pub mod types {
     impl ::std::fmt::Display for RfdState {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
-                Self::Abandoned => f.write_str("abandoned"),
-                Self::Committed => f.write_str("committed"),
-                Self::Discussion => f.write_str("discussion"),
-                Self::Ideation => f.write_str("ideation"),
                 Self::Prediscussion => f.write_str("prediscussion"),
+                Self::Ideation => f.write_str("ideation"),
+                Self::Discussion => f.write_str("discussion"),
                 Self::Published => f.write_str("published"),
+                Self::Committed => f.write_str("committed"),
+                Self::Abandoned => f.write_str("abandoned"),
             }
         }
     }
@@ -5339,12 +5387,12 @@ pub mod types {
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
-                "abandoned" => Ok(Self::Abandoned),
-                "committed" => Ok(Self::Committed),
-                "discussion" => Ok(Self::Discussion),
-                "ideation" => Ok(Self::Ideation),
                 "prediscussion" => Ok(Self::Prediscussion),
+                "ideation" => Ok(Self::Ideation),
+                "discussion" => Ok(Self::Discussion),
                 "published" => Ok(Self::Published),
+                "committed" => Ok(Self::Committed),
+                "abandoned" => Ok(Self::Abandoned),
                 _ => Err("invalid value".into()),
             }
         }
@@ -5461,19 +5509,25 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdVisibility`
+    ///`POST /rfd/{number}/visibility` body.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /rfd/{number}/visibility` body.",
     ///  "type": "object",
     ///  "required": [
     ///    "visibility"
     ///  ],
     ///  "properties": {
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read the RFD without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5481,6 +5535,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdVisibility {
+        ///Who may read the RFD without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdVisibility> for RfdVisibility {
@@ -5493,12 +5548,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdWithPdf`
+    ///An RFD with the metadata of one revision and every PDF of that revision.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with the metadata of one revision and every PDF of that revision.",
     ///  "type": "object",
     ///  "required": [
     ///    "content",
@@ -5508,26 +5564,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "Authors at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/CommitSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Commit of the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time of the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5535,18 +5586,21 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "content": {
+    ///      "description": "Every PDF rendered from the revision (empty when none was).",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/RfdPdf"
     ///      }
     ///    },
     ///    "discussion": {
+    ///      "description": "Discussion URL at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "format": {
+    ///      "description": "Markup of the revision.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -5561,15 +5615,19 @@ pub mod types {
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "Labels at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5577,43 +5635,45 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "sha": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/FileSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Blob sha of the README at the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "state": {
+    ///      "description": "State at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5621,35 +5681,50 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdWithPdf {
+        ///Authors at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
+        ///Commit of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub commit: ::std::option::Option<CommitSha>,
+        pub commit: ::std::option::Option<::std::string::String>,
+        ///Commit time of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub committed_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Every PDF rendered from the revision (empty when none was).
         pub content: ::std::vec::Vec<RfdPdf>,
+        ///Discussion URL at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
+        ///Markup of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<ContentFormat>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Labels at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///Blob sha of the README at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub sha: ::std::option::Option<FileSha>,
+        pub sha: ::std::option::Option<::std::string::String>,
+        ///State at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdWithPdf> for RfdWithPdf {
@@ -5662,12 +5737,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdWithRaw`
+    ///An RFD with the metadata and content of one revision (`RfdWithRaw`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with the metadata and content of one revision (`RfdWithRaw`).",
     ///  "type": "object",
     ///  "required": [
     ///    "id",
@@ -5676,26 +5752,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "Authors at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/CommitSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Commit of the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time of the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5703,18 +5774,21 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "content": {
+    ///      "description": "The document at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "discussion": {
+    ///      "description": "Discussion URL at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "format": {
+    ///      "description": "Markup of the revision.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -5729,15 +5803,19 @@ pub mod types {
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "Labels at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5745,43 +5823,45 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "sha": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/FileSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Blob sha of the README at the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "state": {
+    ///      "description": "State at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5789,36 +5869,51 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdWithRaw {
+        ///Authors at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
+        ///Commit of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub commit: ::std::option::Option<CommitSha>,
+        pub commit: ::std::option::Option<::std::string::String>,
+        ///Commit time of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub committed_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///The document at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<::std::string::String>,
+        ///Discussion URL at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
+        ///Markup of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<ContentFormat>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Labels at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///Blob sha of the README at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub sha: ::std::option::Option<FileSha>,
+        pub sha: ::std::option::Option<::std::string::String>,
+        ///State at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdWithRaw> for RfdWithRaw {
@@ -5831,12 +5926,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdWithoutContent`
+    ///An RFD with the metadata of one revision, without content (`RfdWithoutContent`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with the metadata of one revision, without content (`RfdWithoutContent`).",
     ///  "type": "object",
     ///  "required": [
     ///    "id",
@@ -5845,26 +5941,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "Authors at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/CommitSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Commit of the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time of the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5872,12 +5963,14 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "discussion": {
+    ///      "description": "Discussion URL at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "format": {
+    ///      "description": "Markup of the revision.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -5892,15 +5985,19 @@ pub mod types {
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "Labels at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5908,43 +6005,45 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "sha": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/FileSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Blob sha of the README at the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "state": {
+    ///      "description": "State at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5952,34 +6051,48 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdWithoutContent {
+        ///Authors at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
+        ///Commit of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub commit: ::std::option::Option<CommitSha>,
+        pub commit: ::std::option::Option<::std::string::String>,
+        ///Commit time of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub committed_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Discussion URL at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
+        ///Markup of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<ContentFormat>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Labels at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///Blob sha of the README at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub sha: ::std::option::Option<FileSha>,
+        pub sha: ::std::option::Option<::std::string::String>,
+        ///State at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdWithoutContent> for RfdWithoutContent {
@@ -5992,12 +6105,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`SearchResultHit`
+    ///One section that matched (`SearchResultHit` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One section that matched (`SearchResultHit` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "content",
@@ -6008,15 +6122,18 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "anchor": {
+    ///      "description": "The section's anchor in the rendered document (`None` for the preamble).",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "content": {
+    ///      "description": "The section's text.",
     ///      "type": "string"
     ///    },
     ///    "formatted": {
+    ///      "description": "The same fields with the matches highlighted.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -6031,6 +6148,7 @@ pub mod types {
     ///      ]
     ///    },
     ///    "hierarchy": {
+    ///      "description": "`RFD n Title`, then the headings down to the section; `None` below its level.",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -6042,6 +6160,7 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "hierarchy_radio": {
+    ///      "description": "Only the section's own level is set: its heading (the RFD title for level 0).",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -6053,14 +6172,17 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "object_id": {
+    ///      "description": "The record's id in the index.",
     ///      "type": "string"
     ///    },
     ///    "rfd_number": {
+    ///      "description": "The RFD the section belongs to.",
     ///      "type": "integer",
     ///      "format": "uint64",
     ///      "minimum": 0.0
     ///    },
     ///    "url": {
+    ///      "description": "A link to the section, when the index knows one.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -6072,15 +6194,23 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SearchResultHit {
+        ///The section's anchor in the rendered document (`None` for the preamble).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub anchor: ::std::option::Option<::std::string::String>,
+        ///The section's text.
         pub content: ::std::string::String,
+        ///The same fields with the matches highlighted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub formatted: ::std::option::Option<FormattedSearchResultHit>,
+        ///`RFD n Title`, then the headings down to the section; `None` below its level.
         pub hierarchy: [::std::option::Option<::std::string::String>; 6usize],
+        ///Only the section's own level is set: its heading (the RFD title for level 0).
         pub hierarchy_radio: [::std::option::Option<::std::string::String>; 6usize],
+        ///The record's id in the index.
         pub object_id: ::std::string::String,
+        ///The RFD the section belongs to.
         pub rfd_number: u64,
+        ///A link to the section, when the index knows one.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub url: ::std::option::Option<::std::string::String>,
     }
@@ -6094,12 +6224,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`SearchResults`
+    ///One page of search hits (`SearchResults` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One page of search hits (`SearchResults` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "hits",
@@ -6107,12 +6238,14 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "hits": {
+    ///      "description": "The hits, best first.",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/SearchResultHit"
     ///      }
     ///    },
     ///    "limit": {
+    ///      "description": "The page size used.",
     ///      "type": [
     ///        "integer",
     ///        "null"
@@ -6121,6 +6254,7 @@ pub mod types {
     ///      "minimum": 0.0
     ///    },
     ///    "offset": {
+    ///      "description": "The offset used.",
     ///      "type": [
     ///        "integer",
     ///        "null"
@@ -6129,6 +6263,7 @@ pub mod types {
     ///      "minimum": 0.0
     ///    },
     ///    "query": {
+    ///      "description": "The query as given.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -6137,11 +6272,15 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SearchResults {
+        ///The hits, best first.
         pub hits: ::std::vec::Vec<SearchResultHit>,
+        ///The page size used.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<u32>,
+        ///The offset used.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub offset: ::std::option::Option<u32>,
+        ///The query as given.
         pub query: ::std::string::String,
     }
     impl ::std::convert::From<&SearchResults> for SearchResults {
@@ -6731,154 +6870,6 @@ pub mod types {
             self.0.fmt(f)
         }
     }
-    ///`TypedUuidForRfdId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/RfdId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForRfdId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForRfdId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForRfdId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForRfdId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForRfdId> for TypedUuidForRfdId {
-        fn from(value: &TypedUuidForRfdId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForRfdId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForRfdId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForRfdId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForRfdId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForRfdId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForRfdId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForRfdPdfId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/RfdPdfId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForRfdPdfId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForRfdPdfId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForRfdPdfId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForRfdPdfId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForRfdPdfId> for TypedUuidForRfdPdfId {
-        fn from(value: &TypedUuidForRfdPdfId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForRfdPdfId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForRfdPdfId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForRfdPdfId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForRfdPdfId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForRfdPdfId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForRfdPdfId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
     ///`TypedUuidForRfdRevisionId`
     ///
     /// <details><summary>JSON schema</summary>
@@ -7102,15 +7093,17 @@ pub mod types {
             self.0.fmt(f)
         }
     }
-    ///`UpdateRfdAttrBody`
+    ///`PATCH /rfd/{number}/revision/{revision}` body.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`PATCH /rfd/{number}/revision/{revision}` body.",
     ///  "type": "object",
     ///  "properties": {
     ///    "major_change": {
+    ///      "description": "Whether the revision counts as a major change (absent: unchanged).",
     ///      "type": [
     ///        "boolean",
     ///        "null"
@@ -7122,6 +7115,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UpdateRfdAttrBody {
+        ///Whether the revision counts as a major change (absent: unchanged).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub major_change: ::std::option::Option<bool>,
     }
@@ -7196,16 +7190,28 @@ pub mod types {
             value.clone()
         }
     }
-    ///`Visibility`
+    ///Who may read an RFD without a specific grant: everyone (`public`) or nobody (`private`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "public",
-    ///    "private"
+    ///  "description": "Who may read an RFD without a specific grant: everyone (`public`) or nobody (`private`).",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "Readable by any caller, including anonymous ones.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "public"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Readable only with a grant (`GetRfd(n)`, `GetRfdsAll`, …).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "private"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -7223,8 +7229,10 @@ pub mod types {
         PartialOrd
     )]
     pub enum Visibility {
+        ///Readable by any caller, including anonymous ones.
         #[serde(rename = "public")]
         Public,
+        ///Readable only with a grant (`GetRfd(n)`, `GetRfdsAll`, …).
         #[serde(rename = "private")]
         Private,
     }
@@ -12580,7 +12588,7 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             latest_major_change_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -12652,7 +12660,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -12836,19 +12844,10 @@ pub mod types {
                 ::std::string::String,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForRfdPdfId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             link: ::std::result::Result<::std::string::String, ::std::string::String>,
-            rfd_id: ::std::result::Result<
-                super::TypedUuidForRfdId,
-                ::std::string::String,
-            >,
-            rfd_revision_id: ::std::result::Result<
-                super::TypedUuidForRfdRevisionId,
-                ::std::string::String,
-            >,
+            rfd_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            rfd_revision_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             source: ::std::result::Result<super::PdfSource, ::std::string::String>,
             updated_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -12913,7 +12912,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdPdfId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -12937,7 +12936,7 @@ pub mod types {
             }
             pub fn rfd_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd_id = value
@@ -12949,7 +12948,7 @@ pub mod types {
             }
             pub fn rfd_revision_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdRevisionId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd_revision_id = value
@@ -13025,7 +13024,7 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            commit: ::std::result::Result<super::CommitSha, ::std::string::String>,
+            commit: ::std::result::Result<::std::string::String, ::std::string::String>,
             committed_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -13047,20 +13046,14 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForRfdRevisionId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             major_change: ::std::result::Result<bool, ::std::string::String>,
-            rfd_id: ::std::result::Result<
-                super::TypedUuidForRfdId,
-                ::std::string::String,
-            >,
-            sha: ::std::result::Result<super::FileSha, ::std::string::String>,
+            rfd_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            sha: ::std::result::Result<::std::string::String, ::std::string::String>,
             state: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13110,7 +13103,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CommitSha>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -13200,7 +13193,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdRevisionId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -13238,7 +13231,7 @@ pub mod types {
             }
             pub fn rfd_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd_id = value
@@ -13250,7 +13243,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::FileSha>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -13346,15 +13339,15 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct RfdRevisionMeta {
-            commit_sha: ::std::result::Result<super::CommitSha, ::std::string::String>,
+            commit_sha: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             committed_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForRfdRevisionId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             major_change: ::std::result::Result<bool, ::std::string::String>,
         }
         impl ::std::default::Default for RfdRevisionMeta {
@@ -13370,7 +13363,7 @@ pub mod types {
         impl RfdRevisionMeta {
             pub fn commit_sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CommitSha>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit_sha = value
@@ -13396,7 +13389,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdRevisionId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -13619,7 +13612,7 @@ pub mod types {
                 ::std::string::String,
             >,
             commit: ::std::result::Result<
-                ::std::option::Option<super::CommitSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             committed_at: ::std::result::Result<
@@ -13638,7 +13631,7 @@ pub mod types {
                 ::std::option::Option<super::ContentFormat>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13653,7 +13646,7 @@ pub mod types {
             >,
             rfd_number: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<
-                ::std::option::Option<super::FileSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -13702,7 +13695,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CommitSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -13766,7 +13759,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -13831,7 +13824,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::FileSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -13930,7 +13923,7 @@ pub mod types {
                 ::std::string::String,
             >,
             commit: ::std::result::Result<
-                ::std::option::Option<super::CommitSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             committed_at: ::std::result::Result<
@@ -13949,7 +13942,7 @@ pub mod types {
                 ::std::option::Option<super::ContentFormat>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13964,7 +13957,7 @@ pub mod types {
             >,
             rfd_number: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<
-                ::std::option::Option<super::FileSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -14013,7 +14006,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CommitSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -14077,7 +14070,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -14142,7 +14135,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::FileSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -14241,7 +14234,7 @@ pub mod types {
                 ::std::string::String,
             >,
             commit: ::std::result::Result<
-                ::std::option::Option<super::CommitSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             committed_at: ::std::result::Result<
@@ -14256,7 +14249,7 @@ pub mod types {
                 ::std::option::Option<super::ContentFormat>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -14271,7 +14264,7 @@ pub mod types {
             >,
             rfd_number: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<
-                ::std::option::Option<super::FileSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -14319,7 +14312,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CommitSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -14371,7 +14364,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -14436,7 +14429,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::FileSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -15775,7 +15768,9 @@ let response = client.retry_job()
     pub fn retry_job(&self) -> builder::RetryJob<'_> {
         builder::RetryJob::new(self)
     }
-    /**List all available RFDs
+    /**Lists the RFDs the caller may read, with the metadata of their latest revisions
+
+highest number first.
 
 Sends a `GET` request to `/rfd`
 
@@ -15800,10 +15795,19 @@ let response = client.reserve_rfd()
     pub fn reserve_rfd(&self) -> builder::ReserveRfd<'_> {
         builder::ReserveRfd::new(self)
     }
-    /**Search the RFD index and get a list of results
+    /**Searches the RFD index (hits only from RFDs the caller may read). Needs
+
+`SearchRfds`, which the anonymous caller has.
 
 Sends a `GET` request to `/rfd-search`
 
+Arguments:
+- `attributes_to_crop`: Comma-separated attributes whose highlighted value is cropped around the matches (`content`, or `*`).
+- `highlight_post_tag`: Put after each highlighted word (default `</em>`).
+- `highlight_pre_tag`: Put before each highlighted word (default `<em>`).
+- `limit`: Hits per page (default 20, at most 1,000).
+- `offset`: Hits to skip.
+- `q`: The words to look for.
 ```ignore
 let response = client.search_rfds()
     .attributes_to_crop(attributes_to_crop)
@@ -15818,7 +15822,7 @@ let response = client.search_rfds()
     pub fn search_rfds(&self) -> builder::SearchRfds<'_> {
         builder::SearchRfds::new(self)
     }
-    /**Get the latest representation of an RFD's metadata
+    /**Gets the latest representation of an RFD's metadata
 
 Sends a `GET` request to `/rfd/{number}`
 
@@ -15833,7 +15837,7 @@ let response = client.view_rfd_meta()
     pub fn view_rfd_meta(&self) -> builder::ViewRfdMeta<'_> {
         builder::ViewRfdMeta::new(self)
     }
-    /**Get the an attribute of the latest revision of a RFD
+    /**Gets an attribute of the latest revision of an RFD (404 when it is not set)
 
 Sends a `GET` request to `/rfd/{number}/attr/{attr}`
 
@@ -15901,7 +15905,7 @@ let response = client.view_rfd_discussion()
     pub fn view_rfd_discussion(&self) -> builder::ViewRfdDiscussion<'_> {
         builder::ViewRfdDiscussion::new(self)
     }
-    /**Get the PDF locations of the latest revision of a RFD
+    /**Gets every PDF of the latest revision of an RFD (an empty list when none)
 
 Sends a `GET` request to `/rfd/{number}/pdf`
 
@@ -15916,7 +15920,7 @@ let response = client.view_rfd_pdf()
     pub fn view_rfd_pdf(&self) -> builder::ViewRfdPdf<'_> {
         builder::ViewRfdPdf::new(self)
     }
-    /**Get the raw contents of the latest revision of a RFD
+    /**Gets the raw contents of the latest revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/raw`
 
@@ -15948,14 +15952,14 @@ let response = client.set_rfd_document()
     pub fn set_rfd_document(&self) -> builder::SetRfdDocument<'_> {
         builder::SetRfdDocument::new(self)
     }
-    /**List all revisions of an RFD
+    /**Lists the revisions of an RFD, newest first
 
 Sends a `GET` request to `/rfd/{number}/revision`
 
 Arguments:
 - `number`: The RFD number (examples: 1 or 123)
-- `limit`
-- `offset`
+- `limit`: At most this many (default and maximum 10,000).
+- `offset`: Skip this many.
 ```ignore
 let response = client.list_rfd_revisions()
     .number(number)
@@ -15967,7 +15971,7 @@ let response = client.list_rfd_revisions()
     pub fn list_rfd_revisions(&self) -> builder::ListRfdRevisions<'_> {
         builder::ListRfdRevisions::new(self)
     }
-    /**Get an RFD revision's metadata
+    /**Gets an RFD's metadata at a revision (historic revisions too)
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}`
 
@@ -15984,7 +15988,9 @@ let response = client.view_rfd_revision_meta()
     pub fn view_rfd_revision_meta(&self) -> builder::ViewRfdRevisionMeta<'_> {
         builder::ViewRfdRevisionMeta::new(self)
     }
-    /**Update the metadata of an RFD's revision
+    /**Updates the metadata of an RFD's revision (`major_change`). Needs `UpdateRfd(n)`
+
+(or `UpdateRfds`, `UpdateRfdsAll`).
 
 Sends a `PATCH` request to `/rfd/{number}/revision/{revision}`
 
@@ -16003,7 +16009,7 @@ let response = client.update_rfd_revision()
     pub fn update_rfd_revision(&self) -> builder::UpdateRfdRevision<'_> {
         builder::UpdateRfdRevision::new(self)
     }
-    /**Get the an attribute of a revision of a RFD
+    /**Gets an attribute of a revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}/attr/{attr}`
 
@@ -16041,7 +16047,7 @@ let response = client.view_rfd_revision_discussion()
     ) -> builder::ViewRfdRevisionDiscussion<'_> {
         builder::ViewRfdRevisionDiscussion::new(self)
     }
-    /**Get the PDF locations of a revision of a RFD
+    /**Gets every PDF of a revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}/pdf`
 
@@ -16058,7 +16064,7 @@ let response = client.view_rfd_revision_pdf()
     pub fn view_rfd_revision_pdf(&self) -> builder::ViewRfdRevisionPdf<'_> {
         builder::ViewRfdRevisionPdf::new(self)
     }
-    /**Get the raw contents of a revision of a RFD
+    /**Gets the raw contents of a revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}/raw`
 
@@ -16105,7 +16111,9 @@ let response = client.publish_rfd()
     pub fn publish_rfd(&self) -> builder::PublishRfd<'_> {
         builder::PublishRfd::new(self)
     }
-    /**Modify the visibility of a RFD
+    /**Modifies the visibility of an RFD; search reflects it at once. Needs read and
+
+`ManageRfdVisibility(n)` (or `ManageRfdsVisibility`, `ManageRfdsVisibilityAll`).
 
 Sends a `POST` request to `/rfd/{number}/visibility`
 
@@ -22713,7 +22721,7 @@ pub mod builder {
     pub struct ViewRfdRevisionMeta<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
     }
     impl<'a> ViewRfdRevisionMeta<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -22737,13 +22745,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -22810,7 +22817,7 @@ pub mod builder {
     pub struct UpdateRfdRevision<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
         body: Result<types::builder::UpdateRfdAttrBody, String>,
     }
     impl<'a> UpdateRfdRevision<'a> {
@@ -22836,13 +22843,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -22939,7 +22945,7 @@ pub mod builder {
     pub struct ViewRfdRevisionAttr<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
         attr: Result<types::RfdAttrName, String>,
     }
     impl<'a> ViewRfdRevisionAttr<'a> {
@@ -22965,13 +22971,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -23144,7 +23149,7 @@ pub mod builder {
     pub struct ViewRfdRevisionPdf<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
     }
     impl<'a> ViewRfdRevisionPdf<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -23168,13 +23173,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -23241,7 +23245,7 @@ pub mod builder {
     pub struct ViewRfdRevision<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
     }
     impl<'a> ViewRfdRevision<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -23265,13 +23269,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
