@@ -941,71 +941,28 @@ pub mod types {
             Default::default()
         }
     }
-    ///`CommitSha`
+    ///The markup an RFD is written in.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string"
-    ///}
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct CommitSha(pub ::std::string::String);
-    impl ::std::ops::Deref for CommitSha {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CommitSha> for ::std::string::String {
-        fn from(value: CommitSha) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&CommitSha> for CommitSha {
-        fn from(value: &CommitSha) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for CommitSha {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for CommitSha {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::fmt::Display for CommitSha {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`ContentFormat`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "asciidoc",
-    ///    "markdown"
+    ///  "description": "The markup an RFD is written in.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "`README.adoc`",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "asciidoc"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "`README.md`",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "markdown"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -1023,8 +980,10 @@ pub mod types {
         PartialOrd
     )]
     pub enum ContentFormat {
+        ///`README.adoc`
         #[serde(rename = "asciidoc")]
         Asciidoc,
+        ///`README.md`
         #[serde(rename = "markdown")]
         Markdown,
     }
@@ -1258,67 +1217,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`FileSha`
+    ///A hit's fields with matches between the highlight tags (`FormattedSearchResultHit`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string"
-    ///}
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct FileSha(pub ::std::string::String);
-    impl ::std::ops::Deref for FileSha {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<FileSha> for ::std::string::String {
-        fn from(value: FileSha) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&FileSha> for FileSha {
-        fn from(value: &FileSha) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for FileSha {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for FileSha {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::fmt::Display for FileSha {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`FormattedSearchResultHit`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
+    ///  "description": "A hit's fields with matches between the highlight tags (`FormattedSearchResultHit`).",
     ///  "type": "object",
     ///  "required": [
     ///    "hierarchy",
@@ -1328,18 +1233,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "anchor": {
+    ///      "description": "See [`SearchResultHit::anchor`].",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "content": {
+    ///      "description": "The content, highlighted (and cropped when asked).",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "hierarchy": {
+    ///      "description": "See [`SearchResultHit::hierarchy`].",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -1351,6 +1259,7 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "hierarchy_radio": {
+    ///      "description": "See [`SearchResultHit::hierarchy_radio`].",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -1362,14 +1271,17 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "object_id": {
+    ///      "description": "See [`SearchResultHit::object_id`].",
     ///      "type": "string"
     ///    },
     ///    "rfd_number": {
+    ///      "description": "See [`SearchResultHit::rfd_number`].",
     ///      "type": "integer",
     ///      "format": "uint64",
     ///      "minimum": 0.0
     ///    },
     ///    "url": {
+    ///      "description": "See [`SearchResultHit::url`].",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -1381,14 +1293,21 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct FormattedSearchResultHit {
+        ///See [`SearchResultHit::anchor`].
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub anchor: ::std::option::Option<::std::string::String>,
+        ///The content, highlighted (and cropped when asked).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<::std::string::String>,
+        ///See [`SearchResultHit::hierarchy`].
         pub hierarchy: [::std::option::Option<::std::string::String>; 6usize],
+        ///See [`SearchResultHit::hierarchy_radio`].
         pub hierarchy_radio: [::std::option::Option<::std::string::String>; 6usize],
+        ///See [`SearchResultHit::object_id`].
         pub object_id: ::std::string::String,
+        ///See [`SearchResultHit::rfd_number`].
         pub rfd_number: u64,
+        ///See [`SearchResultHit::url`].
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub url: ::std::option::Option<::std::string::String>,
     }
@@ -1653,30 +1572,27 @@ pub mod types {
             Default::default()
         }
     }
-    ///A job row. Serialises as the reference API's `Job` plus the queue's own fields.
+    ///A job of one RFD: the reference's `Job` plus the queue's state.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "description": "A job row. Serialises as the reference API's `Job` plus the queue's own fields.",
+    ///  "description": "A job of one RFD: the reference's `Job` plus the queue's state.",
     ///  "type": "object",
     ///  "required": [
     ///    "attempts",
     ///    "branch",
     ///    "committed_at",
-    ///    "completed_actions",
     ///    "created_at",
     ///    "id",
-    ///    "kind",
     ///    "max_attempts",
     ///    "owner",
     ///    "processed",
     ///    "repository",
-    ///    "run_at",
+    ///    "rfd",
     ///    "sha",
-    ///    "state",
-    ///    "updated_at"
+    ///    "state"
     ///  ],
     ///  "properties": {
     ///    "attempts": {
@@ -1692,13 +1608,6 @@ pub mod types {
     ///      "description": "Commit time.",
     ///      "type": "string",
     ///      "format": "date-time"
-    ///    },
-    ///    "completed_actions": {
-    ///      "description": "Actions completed by earlier attempts (a retry resumes after them).",
-    ///      "type": "array",
-    ///      "items": {
-    ///        "type": "string"
-    ///      }
     ///    },
     ///    "created_at": {
     ///      "description": "When it was enqueued.",
@@ -1718,31 +1627,8 @@ pub mod types {
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
-    ///    "kind": {
-    ///      "description": "What the job does.",
-    ///      "allOf": [
-    ///        {
-    ///          "$ref": "#/components/schemas/JobKind"
-    ///        }
-    ///      ]
-    ///    },
     ///    "last_error": {
     ///      "description": "The error of the last failed attempt.",
-    ///      "type": [
-    ///        "string",
-    ///        "null"
-    ///      ]
-    ///    },
-    ///    "lease_expires_at": {
-    ///      "description": "When the lease runs out unless renewed.",
-    ///      "type": [
-    ///        "string",
-    ///        "null"
-    ///      ],
-    ///      "format": "date-time"
-    ///    },
-    ///    "lease_owner": {
-    ///      "description": "The worker holding the lease while running.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -1758,7 +1644,7 @@ pub mod types {
     ///      "type": "string"
     ///    },
     ///    "processed": {
-    ///      "description": "Whether the job has reached a final state (succeeded, failed or superseded).",
+    ///      "description": "Whether the job has reached a final state.",
     ///      "type": "boolean"
     ///    },
     ///    "repository": {
@@ -1766,17 +1652,9 @@ pub mod types {
     ///      "type": "string"
     ///    },
     ///    "rfd": {
-    ///      "description": "RFD number (absent only for branch reconciles).",
-    ///      "type": [
-    ///        "integer",
-    ///        "null"
-    ///      ],
+    ///      "description": "The RFD.",
+    ///      "type": "integer",
     ///      "format": "int32"
-    ///    },
-    ///    "run_at": {
-    ///      "description": "When it may run next.",
-    ///      "type": "string",
-    ///      "format": "date-time"
     ///    },
     ///    "sha": {
     ///      "description": "Commit to process.",
@@ -1798,11 +1676,6 @@ pub mod types {
     ///        }
     ///      ]
     ///    },
-    ///    "updated_at": {
-    ///      "description": "When the row last changed.",
-    ///      "type": "string",
-    ///      "format": "date-time"
-    ///    },
     ///    "webhook_delivery_id": {
     ///      "description": "The webhook delivery that created the job, if any.",
     ///      "type": [
@@ -1823,8 +1696,6 @@ pub mod types {
         pub branch: ::std::string::String,
         ///Commit time.
         pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        ///Actions completed by earlier attempts (a retry resumes after them).
-        pub completed_actions: ::std::vec::Vec<::std::string::String>,
         ///When it was enqueued.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///When it reached a final state.
@@ -1834,32 +1705,19 @@ pub mod types {
         >,
         ///Job id.
         pub id: i32,
-        ///What the job does.
-        pub kind: JobKind,
         ///The error of the last failed attempt.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub last_error: ::std::option::Option<::std::string::String>,
-        ///When the lease runs out unless renewed.
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub lease_expires_at: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
-        ///The worker holding the lease while running.
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub lease_owner: ::std::option::Option<::std::string::String>,
         ///Attempts allowed before the job is failed.
         pub max_attempts: i32,
         ///Repository owner.
         pub owner: ::std::string::String,
-        ///Whether the job has reached a final state (succeeded, failed or superseded).
+        ///Whether the job has reached a final state.
         pub processed: bool,
         ///Repository name.
         pub repository: ::std::string::String,
-        ///RFD number (absent only for branch reconciles).
-        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub rfd: ::std::option::Option<i32>,
-        ///When it may run next.
-        pub run_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The RFD.
+        pub rfd: i32,
         ///Commit to process.
         pub sha: ::std::string::String,
         ///When it was first claimed.
@@ -1867,8 +1725,6 @@ pub mod types {
         pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Queue state.
         pub state: JobState,
-        ///When the row last changed.
-        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///The webhook delivery that created the job, if any.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook_delivery_id: ::std::option::Option<::uuid::Uuid>,
@@ -3628,16 +3484,28 @@ pub mod types {
             Default::default()
         }
     }
-    ///`PdfSource`
+    ///Where a rendered PDF lives.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "github",
-    ///    "google"
+    ///  "description": "Where a rendered PDF lives.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "Committed to the GitHub repository.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "github"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Stored in Google (Drive or Cloud Storage).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "google"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -3655,8 +3523,10 @@ pub mod types {
         PartialOrd
     )]
     pub enum PdfSource {
+        ///Committed to the GitHub repository.
         #[serde(rename = "github")]
         Github,
+        ///Stored in Google (Drive or Cloud Storage).
         #[serde(rename = "google")]
         Google,
     }
@@ -3707,6 +3577,236 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///A job row. Serialises as the reference API's `Job` plus the queue's own fields.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "A job row. Serialises as the reference API's `Job` plus the queue's own fields.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "attempts",
+    ///    "branch",
+    ///    "committed_at",
+    ///    "completed_actions",
+    ///    "created_at",
+    ///    "id",
+    ///    "kind",
+    ///    "max_attempts",
+    ///    "owner",
+    ///    "processed",
+    ///    "repository",
+    ///    "run_at",
+    ///    "sha",
+    ///    "state",
+    ///    "updated_at"
+    ///  ],
+    ///  "properties": {
+    ///    "attempts": {
+    ///      "description": "Attempts started so far.",
+    ///      "type": "integer",
+    ///      "format": "int32"
+    ///    },
+    ///    "branch": {
+    ///      "description": "Branch the commit was pushed to.",
+    ///      "type": "string"
+    ///    },
+    ///    "committed_at": {
+    ///      "description": "Commit time.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "completed_actions": {
+    ///      "description": "Actions completed by earlier attempts (a retry resumes after them).",
+    ///      "type": "array",
+    ///      "items": {
+    ///        "type": "string"
+    ///      }
+    ///    },
+    ///    "created_at": {
+    ///      "description": "When it was enqueued.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "finished_at": {
+    ///      "description": "When it reached a final state.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "date-time"
+    ///    },
+    ///    "id": {
+    ///      "description": "Job id.",
+    ///      "type": "integer",
+    ///      "format": "int32"
+    ///    },
+    ///    "kind": {
+    ///      "description": "What the job does.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/JobKind"
+    ///        }
+    ///      ]
+    ///    },
+    ///    "last_error": {
+    ///      "description": "The error of the last failed attempt.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    },
+    ///    "lease_expires_at": {
+    ///      "description": "When the lease runs out unless renewed.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "date-time"
+    ///    },
+    ///    "lease_owner": {
+    ///      "description": "The worker holding the lease while running.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    },
+    ///    "max_attempts": {
+    ///      "description": "Attempts allowed before the job is failed.",
+    ///      "type": "integer",
+    ///      "format": "int32"
+    ///    },
+    ///    "owner": {
+    ///      "description": "Repository owner.",
+    ///      "type": "string"
+    ///    },
+    ///    "processed": {
+    ///      "description": "Whether the job has reached a final state (succeeded, failed or superseded).",
+    ///      "type": "boolean"
+    ///    },
+    ///    "repository": {
+    ///      "description": "Repository name.",
+    ///      "type": "string"
+    ///    },
+    ///    "rfd": {
+    ///      "description": "RFD number (absent only for branch reconciles).",
+    ///      "type": [
+    ///        "integer",
+    ///        "null"
+    ///      ],
+    ///      "format": "int32"
+    ///    },
+    ///    "run_at": {
+    ///      "description": "When it may run next.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "sha": {
+    ///      "description": "Commit to process.",
+    ///      "type": "string"
+    ///    },
+    ///    "started_at": {
+    ///      "description": "When it was first claimed.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "date-time"
+    ///    },
+    ///    "state": {
+    ///      "description": "Queue state.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/JobState"
+    ///        }
+    ///      ]
+    ///    },
+    ///    "updated_at": {
+    ///      "description": "When the row last changed.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "webhook_delivery_id": {
+    ///      "description": "The webhook delivery that created the job, if any.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "uuid"
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueueJob {
+        ///Attempts started so far.
+        pub attempts: i32,
+        ///Branch the commit was pushed to.
+        pub branch: ::std::string::String,
+        ///Commit time.
+        pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Actions completed by earlier attempts (a retry resumes after them).
+        pub completed_actions: ::std::vec::Vec<::std::string::String>,
+        ///When it was enqueued.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When it reached a final state.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub finished_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///Job id.
+        pub id: i32,
+        ///What the job does.
+        pub kind: JobKind,
+        ///The error of the last failed attempt.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_error: ::std::option::Option<::std::string::String>,
+        ///When the lease runs out unless renewed.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub lease_expires_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///The worker holding the lease while running.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub lease_owner: ::std::option::Option<::std::string::String>,
+        ///Attempts allowed before the job is failed.
+        pub max_attempts: i32,
+        ///Repository owner.
+        pub owner: ::std::string::String,
+        ///Whether the job has reached a final state (succeeded, failed or superseded).
+        pub processed: bool,
+        ///Repository name.
+        pub repository: ::std::string::String,
+        ///RFD number (absent only for branch reconciles).
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub rfd: ::std::option::Option<i32>,
+        ///When it may run next.
+        pub run_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Commit to process.
+        pub sha: ::std::string::String,
+        ///When it was first claimed.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Queue state.
+        pub state: JobState,
+        ///When the row last changed.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The webhook delivery that created the job, if any.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook_delivery_id: ::std::option::Option<::uuid::Uuid>,
+    }
+    impl ::std::convert::From<&QueueJob> for QueueJob {
+        fn from(value: &QueueJob) -> Self {
+            value.clone()
+        }
+    }
+    impl QueueJob {
+        pub fn builder() -> builder::QueueJob {
+            Default::default()
         }
     }
     ///`ReserveRfdBody`
@@ -3832,12 +3932,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`Rfd`
+    ///An RFD with its latest revision (`Rfd` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with its latest revision (`Rfd` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "created_at",
@@ -3848,6 +3949,7 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "content": {
+    ///      "description": "The latest revision, if any.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -3862,10 +3964,12 @@ pub mod types {
     ///      ]
     ///    },
     ///    "created_at": {
+    ///      "description": "When the row was created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "Soft deletion time.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -3873,9 +3977,12 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -3883,21 +3990,29 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "updated_at": {
+    ///      "description": "When the row last changed.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -3905,20 +4020,29 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Rfd {
+        ///The latest revision, if any.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<RfdRevision>,
+        ///When the row was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Soft deletion time.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///When the row last changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&Rfd> for Rfd {
@@ -3931,14 +4055,16 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdAttr`
+    ///One attribute with its value, as `{"state": "published"}` (`RfdAttr`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One attribute with its value, as `{\"state\": \"published\"}` (`RfdAttr`).",
     ///  "oneOf": [
     ///    {
+    ///      "description": "The `discussion` attribute.",
     ///      "type": "object",
     ///      "required": [
     ///        "discussion"
@@ -3951,6 +4077,7 @@ pub mod types {
     ///      "additionalProperties": false
     ///    },
     ///    {
+    ///      "description": "The `labels` attribute.",
     ///      "type": "object",
     ///      "required": [
     ///        "labels"
@@ -3963,6 +4090,7 @@ pub mod types {
     ///      "additionalProperties": false
     ///    },
     ///    {
+    ///      "description": "The `state` attribute.",
     ///      "type": "object",
     ///      "required": [
     ///        "state"
@@ -3980,10 +4108,13 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub enum RfdAttr {
+        ///The `discussion` attribute.
         #[serde(rename = "discussion")]
         Discussion(::std::string::String),
+        ///The `labels` attribute.
         #[serde(rename = "labels")]
         Labels(::std::string::String),
+        ///The `state` attribute.
         #[serde(rename = "state")]
         State(RfdState),
     }
@@ -3997,17 +4128,35 @@ pub mod types {
             Self::State(value)
         }
     }
-    ///`RfdAttrName`
+    ///An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "discussion",
-    ///    "labels",
-    ///    "state"
+    ///  "description": "An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "`discussion`: where the RFD is discussed.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "discussion"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "`labels`: free-form labels.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "labels"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "`state`: see [`crate::document::RfdState`].",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "state"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -4025,10 +4174,13 @@ pub mod types {
         PartialOrd
     )]
     pub enum RfdAttrName {
+        ///`discussion`: where the RFD is discussed.
         #[serde(rename = "discussion")]
         Discussion,
+        ///`labels`: free-form labels.
         #[serde(rename = "labels")]
         Labels,
+        ///`state`: see [`crate::document::RfdState`].
         #[serde(rename = "state")]
         State,
     }
@@ -4127,39 +4279,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum RfdId {}
-    impl ::std::convert::From<&Self> for RfdId {
-        fn from(value: &RfdId) -> Self {
-            value.clone()
-        }
-    }
-    ///`RfdPdf`
+    ///A PDF rendered for one revision (`RfdPdf`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "A PDF rendered for one revision (`RfdPdf`).",
     ///  "type": "object",
     ///  "required": [
     ///    "created_at",
@@ -4173,10 +4299,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When the row was created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "Soft deletion time.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -4184,24 +4312,38 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "external_id": {
+    ///      "description": "The storage system's id for it.",
     ///      "type": "string"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdPdfId"
+    ///      "description": "Primary key.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "link": {
+    ///      "description": "Where it can be downloaded.",
     ///      "type": "string"
     ///    },
     ///    "rfd_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "The RFD.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "rfd_revision_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdRevisionId"
+    ///      "description": "The revision it was rendered from.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "source": {
-    ///      "$ref": "#/components/schemas/PdfSource"
+    ///      "description": "Where it is stored.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/PdfSource"
+    ///        }
+    ///      ]
     ///    },
     ///    "updated_at": {
+    ///      "description": "When the row last changed.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    }
@@ -4211,15 +4353,24 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdPdf {
+        ///When the row was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Soft deletion time.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The storage system's id for it.
         pub external_id: ::std::string::String,
-        pub id: TypedUuidForRfdPdfId,
+        ///Primary key.
+        pub id: ::uuid::Uuid,
+        ///Where it can be downloaded.
         pub link: ::std::string::String,
-        pub rfd_id: TypedUuidForRfdId,
-        pub rfd_revision_id: TypedUuidForRfdRevisionId,
+        ///The RFD.
+        pub rfd_id: ::uuid::Uuid,
+        ///The revision it was rendered from.
+        pub rfd_revision_id: ::uuid::Uuid,
+        ///Where it is stored.
         pub source: PdfSource,
+        ///When the row last changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
     }
     impl ::std::convert::From<&RfdPdf> for RfdPdf {
@@ -4230,33 +4381,6 @@ pub mod types {
     impl RfdPdf {
         pub fn builder() -> builder::RfdPdf {
             Default::default()
-        }
-    }
-    ///`RfdPdfId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum RfdPdfId {}
-    impl ::std::convert::From<&Self> for RfdPdfId {
-        fn from(value: &RfdPdfId) -> Self {
-            value.clone()
         }
     }
     ///One permission, encoded as the reference API does: unit variants as strings (`"GetRfdsAll"`), data variants as single-key objects (`{"GetRfd": 123}`, `{"GetRfds": [1, 2]}`). Values this service does not know are kept as `Unsupported` (they grant nothing), so a stored permission never makes a user unreadable.
@@ -4904,12 +5028,13 @@ pub mod types {
             Self::Unsupported(value)
         }
     }
-    ///`RfdRevision`
+    ///One stored revision of an RFD: its document at one commit.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One stored revision of an RFD: its document at one commit.",
     ///  "type": "object",
     ///  "required": [
     ///    "commit",
@@ -4926,29 +5051,40 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "The authors line.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "$ref": "#/components/schemas/CommitSha"
+    ///      "description": "The commit this revision was read at.",
+    ///      "type": "string"
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "content": {
+    ///      "description": "The whole document.",
     ///      "type": "string"
     ///    },
     ///    "content_format": {
-    ///      "$ref": "#/components/schemas/ContentFormat"
+    ///      "description": "The markup of `content`.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/ContentFormat"
+    ///        }
+    ///      ]
     ///    },
     ///    "created_at": {
+    ///      "description": "When the row was created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "Soft deletion time.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -4956,39 +5092,50 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "discussion": {
+    ///      "description": "The `discussion` attribute (usually a pull-request URL).",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdRevisionId"
+    ///      "description": "Primary key.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "The `labels` attribute.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "major_change": {
+    ///      "description": "Whether this revision counts as a major change (body or state changed).",
     ///      "type": "boolean"
     ///    },
     ///    "rfd_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "The RFD this revision belongs to.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "sha": {
-    ///      "$ref": "#/components/schemas/FileSha"
+    ///      "description": "Blob sha of the README file.",
+    ///      "type": "string"
     ///    },
     ///    "state": {
+    ///      "description": "The `state` attribute as written in the document.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title without the `RFD n:` prefix.",
     ///      "type": "string"
     ///    },
     ///    "updated_at": {
+    ///      "description": "When the row last changed.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    }
@@ -4998,26 +5145,42 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdRevision {
+        ///The authors line.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
-        pub commit: CommitSha,
+        ///The commit this revision was read at.
+        pub commit: ::std::string::String,
+        ///Commit time.
         pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The whole document.
         pub content: ::std::string::String,
+        ///The markup of `content`.
         pub content_format: ContentFormat,
+        ///When the row was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Soft deletion time.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The `discussion` attribute (usually a pull-request URL).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
-        pub id: TypedUuidForRfdRevisionId,
+        ///Primary key.
+        pub id: ::uuid::Uuid,
+        ///The `labels` attribute.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Whether this revision counts as a major change (body or state changed).
         pub major_change: bool,
-        pub rfd_id: TypedUuidForRfdId,
-        pub sha: FileSha,
+        ///The RFD this revision belongs to.
+        pub rfd_id: ::uuid::Uuid,
+        ///Blob sha of the README file.
+        pub sha: ::std::string::String,
+        ///The `state` attribute as written in the document.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title without the `RFD n:` prefix.
         pub title: ::std::string::String,
+        ///When the row last changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
     }
     impl ::std::convert::From<&RfdRevision> for RfdRevision {
@@ -5057,12 +5220,13 @@ pub mod types {
             value.clone()
         }
     }
-    ///`RfdRevisionMeta`
+    ///A revision without its content (`RfdRevisionMeta` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "A revision without its content (`RfdRevisionMeta` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "commit_sha",
@@ -5072,16 +5236,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "commit_sha": {
-    ///      "$ref": "#/components/schemas/CommitSha"
+    ///      "description": "The commit the revision was read at.",
+    ///      "type": "string"
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdRevisionId"
+    ///      "description": "Revision id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "major_change": {
+    ///      "description": "Whether this revision counts as a major change.",
     ///      "type": "boolean"
     ///    }
     ///  }
@@ -5090,9 +5259,13 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdRevisionMeta {
-        pub commit_sha: CommitSha,
+        ///The commit the revision was read at.
+        pub commit_sha: ::std::string::String,
+        ///Commit time.
         pub committed_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        pub id: TypedUuidForRfdRevisionId,
+        ///Revision id.
+        pub id: ::uuid::Uuid,
+        ///Whether this revision counts as a major change.
         pub major_change: bool,
     }
     impl ::std::convert::From<&RfdRevisionMeta> for RfdRevisionMeta {
@@ -5105,20 +5278,56 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdState`
+    ///Where an RFD is in its life.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "abandoned",
-    ///    "committed",
-    ///    "discussion",
-    ///    "ideation",
-    ///    "prediscussion",
-    ///    "published"
+    ///  "description": "Where an RFD is in its life.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "Being written, not yet ready for discussion.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "prediscussion"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "An idea recorded without a full proposal yet.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "ideation"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Open for discussion (usually with a pull request).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "discussion"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Discussed and merged.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "published"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Published and implemented.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "committed"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "No longer pursued.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "abandoned"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -5136,18 +5345,24 @@ pub mod types {
         PartialOrd
     )]
     pub enum RfdState {
-        #[serde(rename = "abandoned")]
-        Abandoned,
-        #[serde(rename = "committed")]
-        Committed,
-        #[serde(rename = "discussion")]
-        Discussion,
-        #[serde(rename = "ideation")]
-        Ideation,
+        ///Being written, not yet ready for discussion.
         #[serde(rename = "prediscussion")]
         Prediscussion,
+        ///An idea recorded without a full proposal yet.
+        #[serde(rename = "ideation")]
+        Ideation,
+        ///Open for discussion (usually with a pull request).
+        #[serde(rename = "discussion")]
+        Discussion,
+        ///Discussed and merged.
         #[serde(rename = "published")]
         Published,
+        ///Published and implemented.
+        #[serde(rename = "committed")]
+        Committed,
+        ///No longer pursued.
+        #[serde(rename = "abandoned")]
+        Abandoned,
     }
     impl ::std::convert::From<&Self> for RfdState {
         fn from(value: &RfdState) -> Self {
@@ -5157,12 +5372,12 @@ pub mod types {
     impl ::std::fmt::Display for RfdState {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
-                Self::Abandoned => f.write_str("abandoned"),
-                Self::Committed => f.write_str("committed"),
-                Self::Discussion => f.write_str("discussion"),
-                Self::Ideation => f.write_str("ideation"),
                 Self::Prediscussion => f.write_str("prediscussion"),
+                Self::Ideation => f.write_str("ideation"),
+                Self::Discussion => f.write_str("discussion"),
                 Self::Published => f.write_str("published"),
+                Self::Committed => f.write_str("committed"),
+                Self::Abandoned => f.write_str("abandoned"),
             }
         }
     }
@@ -5172,12 +5387,12 @@ pub mod types {
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
-                "abandoned" => Ok(Self::Abandoned),
-                "committed" => Ok(Self::Committed),
-                "discussion" => Ok(Self::Discussion),
-                "ideation" => Ok(Self::Ideation),
                 "prediscussion" => Ok(Self::Prediscussion),
+                "ideation" => Ok(Self::Ideation),
+                "discussion" => Ok(Self::Discussion),
                 "published" => Ok(Self::Published),
+                "committed" => Ok(Self::Committed),
+                "abandoned" => Ok(Self::Abandoned),
                 _ => Err("invalid value".into()),
             }
         }
@@ -5294,19 +5509,25 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdVisibility`
+    ///`POST /rfd/{number}/visibility` body.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /rfd/{number}/visibility` body.",
     ///  "type": "object",
     ///  "required": [
     ///    "visibility"
     ///  ],
     ///  "properties": {
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read the RFD without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5314,6 +5535,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdVisibility {
+        ///Who may read the RFD without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdVisibility> for RfdVisibility {
@@ -5326,12 +5548,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdWithPdf`
+    ///An RFD with the metadata of one revision and every PDF of that revision.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with the metadata of one revision and every PDF of that revision.",
     ///  "type": "object",
     ///  "required": [
     ///    "content",
@@ -5341,26 +5564,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "Authors at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/CommitSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Commit of the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time of the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5368,18 +5586,21 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "content": {
+    ///      "description": "Every PDF rendered from the revision (empty when none was).",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/RfdPdf"
     ///      }
     ///    },
     ///    "discussion": {
+    ///      "description": "Discussion URL at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "format": {
+    ///      "description": "Markup of the revision.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -5394,15 +5615,19 @@ pub mod types {
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "Labels at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5410,43 +5635,45 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "sha": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/FileSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Blob sha of the README at the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "state": {
+    ///      "description": "State at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5454,35 +5681,50 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdWithPdf {
+        ///Authors at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
+        ///Commit of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub commit: ::std::option::Option<CommitSha>,
+        pub commit: ::std::option::Option<::std::string::String>,
+        ///Commit time of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub committed_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Every PDF rendered from the revision (empty when none was).
         pub content: ::std::vec::Vec<RfdPdf>,
+        ///Discussion URL at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
+        ///Markup of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<ContentFormat>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Labels at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///Blob sha of the README at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub sha: ::std::option::Option<FileSha>,
+        pub sha: ::std::option::Option<::std::string::String>,
+        ///State at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdWithPdf> for RfdWithPdf {
@@ -5495,12 +5737,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdWithRaw`
+    ///An RFD with the metadata and content of one revision (`RfdWithRaw`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with the metadata and content of one revision (`RfdWithRaw`).",
     ///  "type": "object",
     ///  "required": [
     ///    "id",
@@ -5509,26 +5752,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "Authors at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/CommitSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Commit of the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time of the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5536,18 +5774,21 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "content": {
+    ///      "description": "The document at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "discussion": {
+    ///      "description": "Discussion URL at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "format": {
+    ///      "description": "Markup of the revision.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -5562,15 +5803,19 @@ pub mod types {
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "Labels at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5578,43 +5823,45 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "sha": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/FileSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Blob sha of the README at the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "state": {
+    ///      "description": "State at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5622,36 +5869,51 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdWithRaw {
+        ///Authors at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
+        ///Commit of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub commit: ::std::option::Option<CommitSha>,
+        pub commit: ::std::option::Option<::std::string::String>,
+        ///Commit time of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub committed_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///The document at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<::std::string::String>,
+        ///Discussion URL at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
+        ///Markup of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<ContentFormat>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Labels at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///Blob sha of the README at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub sha: ::std::option::Option<FileSha>,
+        pub sha: ::std::option::Option<::std::string::String>,
+        ///State at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdWithRaw> for RfdWithRaw {
@@ -5664,12 +5926,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdWithoutContent`
+    ///An RFD with the metadata of one revision, without content (`RfdWithoutContent`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An RFD with the metadata of one revision, without content (`RfdWithoutContent`).",
     ///  "type": "object",
     ///  "required": [
     ///    "id",
@@ -5678,26 +5941,21 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "authors": {
+    ///      "description": "Authors at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "commit": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/CommitSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Commit of the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "committed_at": {
+    ///      "description": "Commit time of the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5705,12 +5963,14 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "discussion": {
+    ///      "description": "Discussion URL at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "format": {
+    ///      "description": "Markup of the revision.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -5725,15 +5985,19 @@ pub mod types {
     ///      ]
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForRfdId"
+    ///      "description": "RFD id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "labels": {
+    ///      "description": "Labels at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "latest_major_change_at": {
+    ///      "description": "Commit time of the newest major change.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5741,43 +6005,45 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "link": {
+    ///      "description": "Where the RFD can be browsed at its source.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "rfd_number": {
+    ///      "description": "RFD number.",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    },
     ///    "sha": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/FileSha"
-    ///            }
-    ///          ]
-    ///        }
+    ///      "description": "Blob sha of the README at the revision.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
     ///      ]
     ///    },
     ///    "state": {
+    ///      "description": "State at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "title": {
+    ///      "description": "Title at the revision.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "visibility": {
-    ///      "$ref": "#/components/schemas/Visibility"
+    ///      "description": "Who may read it without a grant.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/Visibility"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -5785,34 +6051,48 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RfdWithoutContent {
+        ///Authors at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub authors: ::std::option::Option<::std::string::String>,
+        ///Commit of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub commit: ::std::option::Option<CommitSha>,
+        pub commit: ::std::option::Option<::std::string::String>,
+        ///Commit time of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub committed_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Discussion URL at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub discussion: ::std::option::Option<::std::string::String>,
+        ///Markup of the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<ContentFormat>,
-        pub id: TypedUuidForRfdId,
+        ///RFD id.
+        pub id: ::uuid::Uuid,
+        ///Labels at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub labels: ::std::option::Option<::std::string::String>,
+        ///Commit time of the newest major change.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub latest_major_change_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Where the RFD can be browsed at its source.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub link: ::std::option::Option<::std::string::String>,
+        ///RFD number.
         pub rfd_number: i32,
+        ///Blob sha of the README at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub sha: ::std::option::Option<FileSha>,
+        pub sha: ::std::option::Option<::std::string::String>,
+        ///State at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        ///Title at the revision.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
+        ///Who may read it without a grant.
         pub visibility: Visibility,
     }
     impl ::std::convert::From<&RfdWithoutContent> for RfdWithoutContent {
@@ -5825,12 +6105,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`SearchResultHit`
+    ///One section that matched (`SearchResultHit` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One section that matched (`SearchResultHit` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "content",
@@ -5841,15 +6122,18 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "anchor": {
+    ///      "description": "The section's anchor in the rendered document (`None` for the preamble).",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "content": {
+    ///      "description": "The section's text.",
     ///      "type": "string"
     ///    },
     ///    "formatted": {
+    ///      "description": "The same fields with the matches highlighted.",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -5864,6 +6148,7 @@ pub mod types {
     ///      ]
     ///    },
     ///    "hierarchy": {
+    ///      "description": "`RFD n Title`, then the headings down to the section; `None` below its level.",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -5875,6 +6160,7 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "hierarchy_radio": {
+    ///      "description": "Only the section's own level is set: its heading (the RFD title for level 0).",
     ///      "type": "array",
     ///      "items": {
     ///        "type": [
@@ -5886,14 +6172,17 @@ pub mod types {
     ///      "minItems": 6
     ///    },
     ///    "object_id": {
+    ///      "description": "The record's id in the index.",
     ///      "type": "string"
     ///    },
     ///    "rfd_number": {
+    ///      "description": "The RFD the section belongs to.",
     ///      "type": "integer",
     ///      "format": "uint64",
     ///      "minimum": 0.0
     ///    },
     ///    "url": {
+    ///      "description": "A link to the section, when the index knows one.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -5905,15 +6194,23 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SearchResultHit {
+        ///The section's anchor in the rendered document (`None` for the preamble).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub anchor: ::std::option::Option<::std::string::String>,
+        ///The section's text.
         pub content: ::std::string::String,
+        ///The same fields with the matches highlighted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub formatted: ::std::option::Option<FormattedSearchResultHit>,
+        ///`RFD n Title`, then the headings down to the section; `None` below its level.
         pub hierarchy: [::std::option::Option<::std::string::String>; 6usize],
+        ///Only the section's own level is set: its heading (the RFD title for level 0).
         pub hierarchy_radio: [::std::option::Option<::std::string::String>; 6usize],
+        ///The record's id in the index.
         pub object_id: ::std::string::String,
+        ///The RFD the section belongs to.
         pub rfd_number: u64,
+        ///A link to the section, when the index knows one.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub url: ::std::option::Option<::std::string::String>,
     }
@@ -5927,12 +6224,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`SearchResults`
+    ///One page of search hits (`SearchResults` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "One page of search hits (`SearchResults` in the reference API).",
     ///  "type": "object",
     ///  "required": [
     ///    "hits",
@@ -5940,12 +6238,14 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "hits": {
+    ///      "description": "The hits, best first.",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/SearchResultHit"
     ///      }
     ///    },
     ///    "limit": {
+    ///      "description": "The page size used.",
     ///      "type": [
     ///        "integer",
     ///        "null"
@@ -5954,6 +6254,7 @@ pub mod types {
     ///      "minimum": 0.0
     ///    },
     ///    "offset": {
+    ///      "description": "The offset used.",
     ///      "type": [
     ///        "integer",
     ///        "null"
@@ -5962,6 +6263,7 @@ pub mod types {
     ///      "minimum": 0.0
     ///    },
     ///    "query": {
+    ///      "description": "The query as given.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -5970,11 +6272,15 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SearchResults {
+        ///The hits, best first.
         pub hits: ::std::vec::Vec<SearchResultHit>,
+        ///The page size used.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<u32>,
+        ///The offset used.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub offset: ::std::option::Option<u32>,
+        ///The query as given.
         pub query: ::std::string::String,
     }
     impl ::std::convert::From<&SearchResults> for SearchResults {
@@ -6564,154 +6870,6 @@ pub mod types {
             self.0.fmt(f)
         }
     }
-    ///`TypedUuidForRfdId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/RfdId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForRfdId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForRfdId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForRfdId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForRfdId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForRfdId> for TypedUuidForRfdId {
-        fn from(value: &TypedUuidForRfdId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForRfdId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForRfdId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForRfdId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForRfdId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForRfdId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForRfdId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForRfdPdfId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/RfdPdfId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForRfdPdfId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForRfdPdfId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForRfdPdfId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForRfdPdfId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForRfdPdfId> for TypedUuidForRfdPdfId {
-        fn from(value: &TypedUuidForRfdPdfId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForRfdPdfId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForRfdPdfId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForRfdPdfId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForRfdPdfId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForRfdPdfId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForRfdPdfId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
     ///`TypedUuidForRfdRevisionId`
     ///
     /// <details><summary>JSON schema</summary>
@@ -6935,15 +7093,17 @@ pub mod types {
             self.0.fmt(f)
         }
     }
-    ///`UpdateRfdAttrBody`
+    ///`PATCH /rfd/{number}/revision/{revision}` body.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`PATCH /rfd/{number}/revision/{revision}` body.",
     ///  "type": "object",
     ///  "properties": {
     ///    "major_change": {
+    ///      "description": "Whether the revision counts as a major change (absent: unchanged).",
     ///      "type": [
     ///        "boolean",
     ///        "null"
@@ -6955,6 +7115,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UpdateRfdAttrBody {
+        ///Whether the revision counts as a major change (absent: unchanged).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub major_change: ::std::option::Option<bool>,
     }
@@ -7029,16 +7190,28 @@ pub mod types {
             value.clone()
         }
     }
-    ///`Visibility`
+    ///Who may read an RFD without a specific grant: everyone (`public`) or nobody (`private`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "public",
-    ///    "private"
+    ///  "description": "Who may read an RFD without a specific grant: everyone (`public`) or nobody (`private`).",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "Readable by any caller, including anonymous ones.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "public"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Readable only with a grant (`GetRfd(n)`, `GetRfdsAll`, …).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "private"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -7056,8 +7229,10 @@ pub mod types {
         PartialOrd
     )]
     pub enum Visibility {
+        ///Readable by any caller, including anonymous ones.
         #[serde(rename = "public")]
         Public,
+        ///Readable only with a grant (`GetRfd(n)`, `GetRfdsAll`, …).
         #[serde(rename = "private")]
         Private,
     }
@@ -9370,10 +9545,6 @@ pub mod types {
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            completed_actions: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
-            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -9383,16 +9554,7 @@ pub mod types {
                 ::std::string::String,
             >,
             id: ::std::result::Result<i32, ::std::string::String>,
-            kind: ::std::result::Result<super::JobKind, ::std::string::String>,
             last_error: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            lease_expires_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            lease_owner: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -9403,24 +9565,13 @@ pub mod types {
                 ::std::string::String,
                 ::std::string::String,
             >,
-            rfd: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            run_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
-            >,
+            rfd: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<::std::string::String, ::std::string::String>,
             started_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<super::JobState, ::std::string::String>,
-            updated_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
-            >,
             webhook_delivery_id: ::std::result::Result<
                 ::std::option::Option<::uuid::Uuid>,
                 ::std::string::String,
@@ -9432,26 +9583,18 @@ pub mod types {
                     attempts: Err("no value supplied for attempts".to_string()),
                     branch: Err("no value supplied for branch".to_string()),
                     committed_at: Err("no value supplied for committed_at".to_string()),
-                    completed_actions: Err(
-                        "no value supplied for completed_actions".to_string(),
-                    ),
                     created_at: Err("no value supplied for created_at".to_string()),
                     finished_at: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
-                    kind: Err("no value supplied for kind".to_string()),
                     last_error: Ok(Default::default()),
-                    lease_expires_at: Ok(Default::default()),
-                    lease_owner: Ok(Default::default()),
                     max_attempts: Err("no value supplied for max_attempts".to_string()),
                     owner: Err("no value supplied for owner".to_string()),
                     processed: Err("no value supplied for processed".to_string()),
                     repository: Err("no value supplied for repository".to_string()),
-                    rfd: Ok(Default::default()),
-                    run_at: Err("no value supplied for run_at".to_string()),
+                    rfd: Err("no value supplied for rfd".to_string()),
                     sha: Err("no value supplied for sha".to_string()),
                     started_at: Ok(Default::default()),
                     state: Err("no value supplied for state".to_string()),
-                    updated_at: Err("no value supplied for updated_at".to_string()),
                     webhook_delivery_id: Ok(Default::default()),
                 }
             }
@@ -9495,21 +9638,6 @@ pub mod types {
                     });
                 self
             }
-            pub fn completed_actions<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.completed_actions = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for completed_actions: {}",
-                            e
-                        )
-                    });
-                self
-            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -9548,18 +9676,6 @@ pub mod types {
                     });
                 self
             }
-            pub fn kind<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::JobKind>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.kind = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for kind: {}", e)
-                    });
-                self
-            }
             pub fn last_error<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -9569,34 +9685,6 @@ pub mod types {
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for last_error: {}", e)
-                    });
-                self
-            }
-            pub fn lease_expires_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.lease_expires_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for lease_expires_at: {}", e
-                        )
-                    });
-                self
-            }
-            pub fn lease_owner<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.lease_owner = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for lease_owner: {}", e)
                     });
                 self
             }
@@ -9652,25 +9740,13 @@ pub mod types {
             }
             pub fn rfd<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T: ::std::convert::TryInto<i32>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd = value
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for rfd: {}", e)
-                    });
-                self
-            }
-            pub fn run_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.run_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for run_at: {}", e)
                     });
                 self
             }
@@ -9712,18 +9788,6 @@ pub mod types {
                     });
                 self
             }
-            pub fn updated_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.updated_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for updated_at: {}", e)
-                    });
-                self
-            }
             pub fn webhook_delivery_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
@@ -9749,24 +9813,18 @@ pub mod types {
                     attempts: value.attempts?,
                     branch: value.branch?,
                     committed_at: value.committed_at?,
-                    completed_actions: value.completed_actions?,
                     created_at: value.created_at?,
                     finished_at: value.finished_at?,
                     id: value.id?,
-                    kind: value.kind?,
                     last_error: value.last_error?,
-                    lease_expires_at: value.lease_expires_at?,
-                    lease_owner: value.lease_owner?,
                     max_attempts: value.max_attempts?,
                     owner: value.owner?,
                     processed: value.processed?,
                     repository: value.repository?,
                     rfd: value.rfd?,
-                    run_at: value.run_at?,
                     sha: value.sha?,
                     started_at: value.started_at?,
                     state: value.state?,
-                    updated_at: value.updated_at?,
                     webhook_delivery_id: value.webhook_delivery_id?,
                 })
             }
@@ -9777,24 +9835,18 @@ pub mod types {
                     attempts: Ok(value.attempts),
                     branch: Ok(value.branch),
                     committed_at: Ok(value.committed_at),
-                    completed_actions: Ok(value.completed_actions),
                     created_at: Ok(value.created_at),
                     finished_at: Ok(value.finished_at),
                     id: Ok(value.id),
-                    kind: Ok(value.kind),
                     last_error: Ok(value.last_error),
-                    lease_expires_at: Ok(value.lease_expires_at),
-                    lease_owner: Ok(value.lease_owner),
                     max_attempts: Ok(value.max_attempts),
                     owner: Ok(value.owner),
                     processed: Ok(value.processed),
                     repository: Ok(value.repository),
                     rfd: Ok(value.rfd),
-                    run_at: Ok(value.run_at),
                     sha: Ok(value.sha),
                     started_at: Ok(value.started_at),
                     state: Ok(value.state),
-                    updated_at: Ok(value.updated_at),
                     webhook_delivery_id: Ok(value.webhook_delivery_id),
                 }
             }
@@ -11920,6 +11972,443 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct QueueJob {
+            attempts: ::std::result::Result<i32, ::std::string::String>,
+            branch: ::std::result::Result<::std::string::String, ::std::string::String>,
+            committed_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            completed_actions: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            finished_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<i32, ::std::string::String>,
+            kind: ::std::result::Result<super::JobKind, ::std::string::String>,
+            last_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            lease_expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            lease_owner: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            max_attempts: ::std::result::Result<i32, ::std::string::String>,
+            owner: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed: ::std::result::Result<bool, ::std::string::String>,
+            repository: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            rfd: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            run_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            sha: ::std::result::Result<::std::string::String, ::std::string::String>,
+            started_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            state: ::std::result::Result<super::JobState, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            webhook_delivery_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for QueueJob {
+            fn default() -> Self {
+                Self {
+                    attempts: Err("no value supplied for attempts".to_string()),
+                    branch: Err("no value supplied for branch".to_string()),
+                    committed_at: Err("no value supplied for committed_at".to_string()),
+                    completed_actions: Err(
+                        "no value supplied for completed_actions".to_string(),
+                    ),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    finished_at: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    last_error: Ok(Default::default()),
+                    lease_expires_at: Ok(Default::default()),
+                    lease_owner: Ok(Default::default()),
+                    max_attempts: Err("no value supplied for max_attempts".to_string()),
+                    owner: Err("no value supplied for owner".to_string()),
+                    processed: Err("no value supplied for processed".to_string()),
+                    repository: Err("no value supplied for repository".to_string()),
+                    rfd: Ok(Default::default()),
+                    run_at: Err("no value supplied for run_at".to_string()),
+                    sha: Err("no value supplied for sha".to_string()),
+                    started_at: Ok(Default::default()),
+                    state: Err("no value supplied for state".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    webhook_delivery_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl QueueJob {
+            pub fn attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempts: {}", e)
+                    });
+                self
+            }
+            pub fn branch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.branch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for branch: {}", e)
+                    });
+                self
+            }
+            pub fn committed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.committed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for committed_at: {}", e
+                        )
+                    });
+                self
+            }
+            pub fn completed_actions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.completed_actions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for completed_actions: {}",
+                            e
+                        )
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {}", e)
+                    });
+                self
+            }
+            pub fn finished_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.finished_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for finished_at: {}", e)
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id: {}", e)
+                    });
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::JobKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kind: {}", e)
+                    });
+                self
+            }
+            pub fn last_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_error: {}", e)
+                    });
+                self
+            }
+            pub fn lease_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lease_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for lease_expires_at: {}", e
+                        )
+                    });
+                self
+            }
+            pub fn lease_owner<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lease_owner = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for lease_owner: {}", e)
+                    });
+                self
+            }
+            pub fn max_attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for max_attempts: {}", e
+                        )
+                    });
+                self
+            }
+            pub fn owner<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.owner = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for owner: {}", e)
+                    });
+                self
+            }
+            pub fn processed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed: {}", e)
+                    });
+                self
+            }
+            pub fn repository<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.repository = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for repository: {}", e)
+                    });
+                self
+            }
+            pub fn rfd<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rfd = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rfd: {}", e)
+                    });
+                self
+            }
+            pub fn run_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.run_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for run_at: {}", e)
+                    });
+                self
+            }
+            pub fn sha<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sha = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sha: {}", e)
+                    });
+                self
+            }
+            pub fn started_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for started_at: {}", e)
+                    });
+                self
+            }
+            pub fn state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::JobState>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.state = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for state: {}", e)
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {}", e)
+                    });
+                self
+            }
+            pub fn webhook_delivery_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webhook_delivery_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for webhook_delivery_id: {}",
+                            e
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueueJob> for super::QueueJob {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueueJob,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempts: value.attempts?,
+                    branch: value.branch?,
+                    committed_at: value.committed_at?,
+                    completed_actions: value.completed_actions?,
+                    created_at: value.created_at?,
+                    finished_at: value.finished_at?,
+                    id: value.id?,
+                    kind: value.kind?,
+                    last_error: value.last_error?,
+                    lease_expires_at: value.lease_expires_at?,
+                    lease_owner: value.lease_owner?,
+                    max_attempts: value.max_attempts?,
+                    owner: value.owner?,
+                    processed: value.processed?,
+                    repository: value.repository?,
+                    rfd: value.rfd?,
+                    run_at: value.run_at?,
+                    sha: value.sha?,
+                    started_at: value.started_at?,
+                    state: value.state?,
+                    updated_at: value.updated_at?,
+                    webhook_delivery_id: value.webhook_delivery_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueueJob> for QueueJob {
+            fn from(value: super::QueueJob) -> Self {
+                Self {
+                    attempts: Ok(value.attempts),
+                    branch: Ok(value.branch),
+                    committed_at: Ok(value.committed_at),
+                    completed_actions: Ok(value.completed_actions),
+                    created_at: Ok(value.created_at),
+                    finished_at: Ok(value.finished_at),
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    last_error: Ok(value.last_error),
+                    lease_expires_at: Ok(value.lease_expires_at),
+                    lease_owner: Ok(value.lease_owner),
+                    max_attempts: Ok(value.max_attempts),
+                    owner: Ok(value.owner),
+                    processed: Ok(value.processed),
+                    repository: Ok(value.repository),
+                    rfd: Ok(value.rfd),
+                    run_at: Ok(value.run_at),
+                    sha: Ok(value.sha),
+                    started_at: Ok(value.started_at),
+                    state: Ok(value.state),
+                    updated_at: Ok(value.updated_at),
+                    webhook_delivery_id: Ok(value.webhook_delivery_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ReserveRfdBody {
             content: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -12099,7 +12588,7 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             latest_major_change_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -12171,7 +12660,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -12355,19 +12844,10 @@ pub mod types {
                 ::std::string::String,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForRfdPdfId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             link: ::std::result::Result<::std::string::String, ::std::string::String>,
-            rfd_id: ::std::result::Result<
-                super::TypedUuidForRfdId,
-                ::std::string::String,
-            >,
-            rfd_revision_id: ::std::result::Result<
-                super::TypedUuidForRfdRevisionId,
-                ::std::string::String,
-            >,
+            rfd_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            rfd_revision_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             source: ::std::result::Result<super::PdfSource, ::std::string::String>,
             updated_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -12432,7 +12912,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdPdfId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -12456,7 +12936,7 @@ pub mod types {
             }
             pub fn rfd_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd_id = value
@@ -12468,7 +12948,7 @@ pub mod types {
             }
             pub fn rfd_revision_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdRevisionId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd_revision_id = value
@@ -12544,7 +13024,7 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            commit: ::std::result::Result<super::CommitSha, ::std::string::String>,
+            commit: ::std::result::Result<::std::string::String, ::std::string::String>,
             committed_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -12566,20 +13046,14 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForRfdRevisionId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             major_change: ::std::result::Result<bool, ::std::string::String>,
-            rfd_id: ::std::result::Result<
-                super::TypedUuidForRfdId,
-                ::std::string::String,
-            >,
-            sha: ::std::result::Result<super::FileSha, ::std::string::String>,
+            rfd_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            sha: ::std::result::Result<::std::string::String, ::std::string::String>,
             state: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -12629,7 +13103,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CommitSha>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -12719,7 +13193,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdRevisionId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -12757,7 +13231,7 @@ pub mod types {
             }
             pub fn rfd_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rfd_id = value
@@ -12769,7 +13243,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::FileSha>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -12865,15 +13339,15 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct RfdRevisionMeta {
-            commit_sha: ::std::result::Result<super::CommitSha, ::std::string::String>,
+            commit_sha: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             committed_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForRfdRevisionId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             major_change: ::std::result::Result<bool, ::std::string::String>,
         }
         impl ::std::default::Default for RfdRevisionMeta {
@@ -12889,7 +13363,7 @@ pub mod types {
         impl RfdRevisionMeta {
             pub fn commit_sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CommitSha>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit_sha = value
@@ -12915,7 +13389,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdRevisionId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -13138,7 +13612,7 @@ pub mod types {
                 ::std::string::String,
             >,
             commit: ::std::result::Result<
-                ::std::option::Option<super::CommitSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             committed_at: ::std::result::Result<
@@ -13157,7 +13631,7 @@ pub mod types {
                 ::std::option::Option<super::ContentFormat>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13172,7 +13646,7 @@ pub mod types {
             >,
             rfd_number: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<
-                ::std::option::Option<super::FileSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -13221,7 +13695,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CommitSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -13285,7 +13759,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -13350,7 +13824,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::FileSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -13449,7 +13923,7 @@ pub mod types {
                 ::std::string::String,
             >,
             commit: ::std::result::Result<
-                ::std::option::Option<super::CommitSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             committed_at: ::std::result::Result<
@@ -13468,7 +13942,7 @@ pub mod types {
                 ::std::option::Option<super::ContentFormat>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13483,7 +13957,7 @@ pub mod types {
             >,
             rfd_number: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<
-                ::std::option::Option<super::FileSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -13532,7 +14006,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CommitSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -13596,7 +14070,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -13661,7 +14135,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::FileSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -13760,7 +14234,7 @@ pub mod types {
                 ::std::string::String,
             >,
             commit: ::std::result::Result<
-                ::std::option::Option<super::CommitSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             committed_at: ::std::result::Result<
@@ -13775,7 +14249,7 @@ pub mod types {
                 ::std::option::Option<super::ContentFormat>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<super::TypedUuidForRfdId, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             labels: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13790,7 +14264,7 @@ pub mod types {
             >,
             rfd_number: ::std::result::Result<i32, ::std::string::String>,
             sha: ::std::result::Result<
-                ::std::option::Option<super::FileSha>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -13838,7 +14312,7 @@ pub mod types {
             }
             pub fn commit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CommitSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.commit = value
@@ -13890,7 +14364,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForRfdId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -13955,7 +14429,7 @@ pub mod types {
             }
             pub fn sha<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::FileSha>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.sha = value
@@ -15294,7 +15768,9 @@ let response = client.retry_job()
     pub fn retry_job(&self) -> builder::RetryJob<'_> {
         builder::RetryJob::new(self)
     }
-    /**List all available RFDs
+    /**Lists the RFDs the caller may read, with the metadata of their latest revisions
+
+highest number first.
 
 Sends a `GET` request to `/rfd`
 
@@ -15319,10 +15795,19 @@ let response = client.reserve_rfd()
     pub fn reserve_rfd(&self) -> builder::ReserveRfd<'_> {
         builder::ReserveRfd::new(self)
     }
-    /**Search the RFD index and get a list of results
+    /**Searches the RFD index (hits only from RFDs the caller may read). Needs
+
+`SearchRfds`, which the anonymous caller has.
 
 Sends a `GET` request to `/rfd-search`
 
+Arguments:
+- `attributes_to_crop`: Comma-separated attributes whose highlighted value is cropped around the matches (`content`, or `*`).
+- `highlight_post_tag`: Put after each highlighted word (default `</em>`).
+- `highlight_pre_tag`: Put before each highlighted word (default `<em>`).
+- `limit`: Hits per page (default 20, at most 1,000).
+- `offset`: Hits to skip.
+- `q`: The words to look for.
 ```ignore
 let response = client.search_rfds()
     .attributes_to_crop(attributes_to_crop)
@@ -15337,7 +15822,7 @@ let response = client.search_rfds()
     pub fn search_rfds(&self) -> builder::SearchRfds<'_> {
         builder::SearchRfds::new(self)
     }
-    /**Get the latest representation of an RFD's metadata
+    /**Gets the latest representation of an RFD's metadata
 
 Sends a `GET` request to `/rfd/{number}`
 
@@ -15352,7 +15837,7 @@ let response = client.view_rfd_meta()
     pub fn view_rfd_meta(&self) -> builder::ViewRfdMeta<'_> {
         builder::ViewRfdMeta::new(self)
     }
-    /**Get the an attribute of the latest revision of a RFD
+    /**Gets an attribute of the latest revision of an RFD (404 when it is not set)
 
 Sends a `GET` request to `/rfd/{number}/attr/{attr}`
 
@@ -15420,7 +15905,7 @@ let response = client.view_rfd_discussion()
     pub fn view_rfd_discussion(&self) -> builder::ViewRfdDiscussion<'_> {
         builder::ViewRfdDiscussion::new(self)
     }
-    /**Get the PDF locations of the latest revision of a RFD
+    /**Gets every PDF of the latest revision of an RFD (an empty list when none)
 
 Sends a `GET` request to `/rfd/{number}/pdf`
 
@@ -15435,7 +15920,7 @@ let response = client.view_rfd_pdf()
     pub fn view_rfd_pdf(&self) -> builder::ViewRfdPdf<'_> {
         builder::ViewRfdPdf::new(self)
     }
-    /**Get the raw contents of the latest revision of a RFD
+    /**Gets the raw contents of the latest revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/raw`
 
@@ -15467,14 +15952,14 @@ let response = client.set_rfd_document()
     pub fn set_rfd_document(&self) -> builder::SetRfdDocument<'_> {
         builder::SetRfdDocument::new(self)
     }
-    /**List all revisions of an RFD
+    /**Lists the revisions of an RFD, newest first
 
 Sends a `GET` request to `/rfd/{number}/revision`
 
 Arguments:
 - `number`: The RFD number (examples: 1 or 123)
-- `limit`
-- `offset`
+- `limit`: At most this many (default and maximum 10,000).
+- `offset`: Skip this many.
 ```ignore
 let response = client.list_rfd_revisions()
     .number(number)
@@ -15486,7 +15971,7 @@ let response = client.list_rfd_revisions()
     pub fn list_rfd_revisions(&self) -> builder::ListRfdRevisions<'_> {
         builder::ListRfdRevisions::new(self)
     }
-    /**Get an RFD revision's metadata
+    /**Gets an RFD's metadata at a revision (historic revisions too)
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}`
 
@@ -15503,7 +15988,9 @@ let response = client.view_rfd_revision_meta()
     pub fn view_rfd_revision_meta(&self) -> builder::ViewRfdRevisionMeta<'_> {
         builder::ViewRfdRevisionMeta::new(self)
     }
-    /**Update the metadata of an RFD's revision
+    /**Updates the metadata of an RFD's revision (`major_change`). Needs `UpdateRfd(n)`
+
+(or `UpdateRfds`, `UpdateRfdsAll`).
 
 Sends a `PATCH` request to `/rfd/{number}/revision/{revision}`
 
@@ -15522,7 +16009,7 @@ let response = client.update_rfd_revision()
     pub fn update_rfd_revision(&self) -> builder::UpdateRfdRevision<'_> {
         builder::UpdateRfdRevision::new(self)
     }
-    /**Get the an attribute of a revision of a RFD
+    /**Gets an attribute of a revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}/attr/{attr}`
 
@@ -15560,7 +16047,7 @@ let response = client.view_rfd_revision_discussion()
     ) -> builder::ViewRfdRevisionDiscussion<'_> {
         builder::ViewRfdRevisionDiscussion::new(self)
     }
-    /**Get the PDF locations of a revision of a RFD
+    /**Gets every PDF of a revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}/pdf`
 
@@ -15577,7 +16064,7 @@ let response = client.view_rfd_revision_pdf()
     pub fn view_rfd_revision_pdf(&self) -> builder::ViewRfdRevisionPdf<'_> {
         builder::ViewRfdRevisionPdf::new(self)
     }
-    /**Get the raw contents of a revision of a RFD
+    /**Gets the raw contents of a revision of an RFD
 
 Sends a `GET` request to `/rfd/{number}/revision/{revision}/raw`
 
@@ -15624,7 +16111,9 @@ let response = client.publish_rfd()
     pub fn publish_rfd(&self) -> builder::PublishRfd<'_> {
         builder::PublishRfd::new(self)
     }
-    /**Modify the visibility of a RFD
+    /**Modifies the visibility of an RFD; search reflects it at once. Needs read and
+
+`ManageRfdVisibility(n)` (or `ManageRfdsVisibility`, `ManageRfdsVisibilityAll`).
 
 Sends a `POST` request to `/rfd/{number}/visibility`
 
@@ -20870,7 +21359,10 @@ pub mod builder {
         ///Sends a `GET` request to `/queue/jobs`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<::std::vec::Vec<types::Job>>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<::std::vec::Vec<types::QueueJob>>,
+            Error<types::Error>,
+        > {
             let Self { client, limit, offset, rfd, state } = self;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
@@ -20953,7 +21445,7 @@ pub mod builder {
         ///Sends a `POST` request to `/queue/jobs/{job_id}/retry`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::Job>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::QueueJob>, Error<types::Error>> {
             let Self { client, job_id } = self;
             let job_id = job_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -22229,7 +22721,7 @@ pub mod builder {
     pub struct ViewRfdRevisionMeta<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
     }
     impl<'a> ViewRfdRevisionMeta<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -22253,13 +22745,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -22326,7 +22817,7 @@ pub mod builder {
     pub struct UpdateRfdRevision<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
         body: Result<types::builder::UpdateRfdAttrBody, String>,
     }
     impl<'a> UpdateRfdRevision<'a> {
@@ -22352,13 +22843,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -22455,7 +22945,7 @@ pub mod builder {
     pub struct ViewRfdRevisionAttr<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
         attr: Result<types::RfdAttrName, String>,
     }
     impl<'a> ViewRfdRevisionAttr<'a> {
@@ -22481,13 +22971,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -22660,7 +23149,7 @@ pub mod builder {
     pub struct ViewRfdRevisionPdf<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
     }
     impl<'a> ViewRfdRevisionPdf<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -22684,13 +23173,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
@@ -22757,7 +23245,7 @@ pub mod builder {
     pub struct ViewRfdRevision<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
     }
     impl<'a> ViewRfdRevision<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -22781,13 +23269,12 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
