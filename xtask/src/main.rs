@@ -31,14 +31,13 @@ enum Task {
     /// Regenerate the SDK (rfd-sdk/src/generated/sdk.rs) with progenitor.
     ///
     /// The SDK's spec (rfd-sdk/openapi.json) is --spec plus the operations of --fill-from
-    /// that --spec lacks; by default the fill is the previous rfd-sdk/openapi.json, so
-    /// operations filled in from the reference API stay until our spec serves them.
+    /// (by default the reference API's document) that --spec lacks.
     Generate {
         /// The API's OpenAPI document.
         #[arg(long, default_value = xtask::sdk::API_SPEC_PATH)]
         spec: PathBuf,
-        /// Take operations --spec lacks from this document (e.g. the reference API's).
-        #[arg(long, default_value = xtask::sdk::SDK_SPEC_PATH, conflicts_with = "no_fill")]
+        /// Take the operations --spec lacks from this document.
+        #[arg(long, default_value = xtask::sdk::REFERENCE_SPEC_PATH, conflicts_with = "no_fill")]
         fill_from: PathBuf,
         /// Generate from --spec alone.
         #[arg(long)]

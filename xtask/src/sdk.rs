@@ -3,10 +3,10 @@
 //!
 //! The SDK is generated from `rfd-sdk/openapi.json`, which is our spec
 //! (`openapi/rfd-api.json`) plus, for operations we do not serve yet, operations filled
-//! in from another document (the reference API's, at first; afterwards the previous
-//! `rfd-sdk/openapi.json`, so a regeneration keeps them until our spec serves them).
-//! Our operations and schemas always win: a filled operation that names a schema we
-//! define gets ours.
+//! in from another document (by default the reference API's,
+//! `openapi/reference/rfd-api-v0.15.json`), so every command of the CLI can be written
+//! before its operation is served. Our operations and schemas always win: a filled
+//! operation that names a schema we define gets ours.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +19,8 @@ pub const SDK_PATH: &str = "rfd-sdk/src/generated/sdk.rs";
 pub const SDK_SPEC_PATH: &str = "rfd-sdk/openapi.json";
 /// Our API's document, relative to the workspace root.
 pub const API_SPEC_PATH: &str = "openapi/rfd-api.json";
+/// The reference API's document, the default source of operations we do not serve yet.
+pub const REFERENCE_SPEC_PATH: &str = "openapi/reference/rfd-api-v0.15.json";
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
