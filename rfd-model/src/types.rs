@@ -334,27 +334,28 @@ impl Default for Page {
 
 // ---- RFD attributes (read API; the write API sets them) ----
 
-/// An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).
+/// An attribute that can be defined in an RFD document.
+// The variants carry no doc comments so the schema is a plain string enum, as the
+// reference's `RfdAttrName`: `discussion` (where the RFD is discussed), `labels`
+// (free-form labels), `state` (see [`crate::document::RfdState`]). The texts match the
+// write API's definition, so both produce the same `RfdAttrName` schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RfdAttrName {
-    /// `discussion`: where the RFD is discussed.
     Discussion,
-    /// `labels`: free-form labels.
     Labels,
-    /// `state`: see [`crate::document::RfdState`].
     State,
 }
 
-/// One attribute with its value, as `{"state": "published"}` (`RfdAttr`).
+/// An attribute with its value, as the reference API encodes it (`{"state": "published"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RfdAttr {
-    /// The `discussion` attribute.
+    /// The URL where the RFD is discussed.
     Discussion(String),
-    /// The `labels` attribute.
+    /// Free-form labels.
     Labels(String),
-    /// The `state` attribute.
+    /// The RFD's state.
     State(crate::document::RfdState),
 }
 

@@ -4055,16 +4055,16 @@ pub mod types {
             Default::default()
         }
     }
-    ///One attribute with its value, as `{"state": "published"}` (`RfdAttr`).
+    ///An attribute with its value, as the reference API encodes it (`{"state": "published"}`).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "description": "One attribute with its value, as `{\"state\": \"published\"}` (`RfdAttr`).",
+    ///  "description": "An attribute with its value, as the reference API encodes it (`{\"state\": \"published\"}`).",
     ///  "oneOf": [
     ///    {
-    ///      "description": "The `discussion` attribute.",
+    ///      "description": "The URL where the RFD is discussed.",
     ///      "type": "object",
     ///      "required": [
     ///        "discussion"
@@ -4077,7 +4077,7 @@ pub mod types {
     ///      "additionalProperties": false
     ///    },
     ///    {
-    ///      "description": "The `labels` attribute.",
+    ///      "description": "Free-form labels.",
     ///      "type": "object",
     ///      "required": [
     ///        "labels"
@@ -4090,7 +4090,7 @@ pub mod types {
     ///      "additionalProperties": false
     ///    },
     ///    {
-    ///      "description": "The `state` attribute.",
+    ///      "description": "The RFD's state.",
     ///      "type": "object",
     ///      "required": [
     ///        "state"
@@ -4108,13 +4108,13 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub enum RfdAttr {
-        ///The `discussion` attribute.
+        ///The URL where the RFD is discussed.
         #[serde(rename = "discussion")]
         Discussion(::std::string::String),
-        ///The `labels` attribute.
+        ///Free-form labels.
         #[serde(rename = "labels")]
         Labels(::std::string::String),
-        ///The `state` attribute.
+        ///The RFD's state.
         #[serde(rename = "state")]
         State(RfdState),
     }
@@ -4128,35 +4128,18 @@ pub mod types {
             Self::State(value)
         }
     }
-    ///An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).
+    ///An attribute that can be defined in an RFD document.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "description": "An attribute of an RFD document the API reads and writes by name (`RfdAttrName`).",
-    ///  "oneOf": [
-    ///    {
-    ///      "description": "`discussion`: where the RFD is discussed.",
-    ///      "type": "string",
-    ///      "enum": [
-    ///        "discussion"
-    ///      ]
-    ///    },
-    ///    {
-    ///      "description": "`labels`: free-form labels.",
-    ///      "type": "string",
-    ///      "enum": [
-    ///        "labels"
-    ///      ]
-    ///    },
-    ///    {
-    ///      "description": "`state`: see [`crate::document::RfdState`].",
-    ///      "type": "string",
-    ///      "enum": [
-    ///        "state"
-    ///      ]
-    ///    }
+    ///  "description": "An attribute that can be defined in an RFD document.",
+    ///  "type": "string",
+    ///  "enum": [
+    ///    "discussion",
+    ///    "labels",
+    ///    "state"
     ///  ]
     ///}
     /// ```
@@ -4174,13 +4157,10 @@ pub mod types {
         PartialOrd
     )]
     pub enum RfdAttrName {
-        ///`discussion`: where the RFD is discussed.
         #[serde(rename = "discussion")]
         Discussion,
-        ///`labels`: free-form labels.
         #[serde(rename = "labels")]
         Labels,
-        ///`state`: see [`crate::document::RfdState`].
         #[serde(rename = "state")]
         State,
     }
