@@ -34,6 +34,10 @@ pub struct ApiConfig {
     /// Users, groups and mappers.
     #[serde(default)]
     pub auth: AuthSection,
+    /// The GitHub repository RFD writes (reserve, edits) are committed to; without it
+    /// the write endpoints answer 503 (see [`crate::source`]).
+    #[serde(default)]
+    pub github: Option<rfd_github::GitHubConfig>,
     /// The directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub config_dir: PathBuf,

@@ -12,5 +12,7 @@ pub mod config;
 pub mod error;
 pub mod intake;
 pub mod permissions;
+pub mod rfd;
 pub mod server;
+pub mod source;
 pub mod webhook;

@@ -1,0 +1,4 @@
+//! RFD endpoints.
+
+pub mod discussion;
+pub mod write;
