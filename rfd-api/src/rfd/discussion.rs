@@ -8,24 +8,12 @@
 use dropshot::HttpError;
 use rfd_model::RevisionRef;
 use rfd_model::discussion::RfdDiscussion;
-use schemars::JsonSchema;
-use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::caller::Caller;
-use crate::error::{not_found, store_error};
+use crate::error::store_error;
 use crate::permissions::Permission;
-use crate::rfd::write::parse_rfd_number;
+use crate::rfd::read::{parse_number, rfd_not_found};
 use crate::server::ApiContext;
-
-/// An RFD number and one of its revisions in the path.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct RfdRevisionPathParams {
-    /// The RFD number (examples: 1 or 123)
-    pub number: String,
-    /// The revision id of the RFD
-    pub revision: Uuid,
-}
 
 /// The discussion of the latest (or a named) revision of RFD `number`.
 pub async fn view(
@@ -34,13 +22,13 @@ pub async fn view(
     number: &str,
     revision: RevisionRef,
 ) -> Result<RfdDiscussion, HttpError> {
-    let number = parse_rfd_number(number)?;
+    let number = parse_number(number)?;
     let discussion = ctx
         .store
         .discussion(&caller.read_scope(), number, revision)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| not_found("RFD"))?;
+        .ok_or_else(rfd_not_found)?;
     caller.require(&Permission::GetDiscussion(number))?;
     Ok(discussion)
 }

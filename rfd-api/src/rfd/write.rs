@@ -19,13 +19,14 @@ use dropshot::HttpError;
 use rfd_model::document::{Attribute, DocumentError, RfdDocument, RfdState};
 use rfd_model::source::{CommitInfo, RfdFolder, RfdSource, SourceError, rfd_number_of_branch};
 use rfd_model::types::ContentFormat;
-use rfd_model::{JobKind, NewJob, ReadScope, Store};
+use rfd_model::{JobKind, NewJob, ReadScope, RfdAttr, RfdAttrName, Store};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::caller::Caller;
-use crate::error::{bad_request, not_found, source_error, store_error};
+use crate::error::{bad_request, source_error, store_error};
 use crate::permissions::Permission;
+use crate::rfd::read::rfd_not_found;
 use crate::server::ApiContext;
 
 /// The longest title accepted when reserving an RFD.
@@ -74,58 +75,18 @@ pub struct RfdAttrValue {
     pub message: Option<String>,
 }
 
-/// An attribute that can be defined in an RFD document.
-// The variants carry no doc comments so the schema is a plain string enum, as the
-// reference's `RfdAttrName`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RfdAttrName {
-    Discussion,
-    Labels,
-    State,
-}
-
-impl RfdAttrName {
-    fn attribute(self) -> Attribute {
-        match self {
-            Self::Discussion => Attribute::Discussion,
-            Self::Labels => Attribute::Labels,
-            Self::State => Attribute::State,
-        }
-    }
-}
-
-/// An attribute with its value, as the reference API encodes it (`{"state": "published"}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RfdAttr {
-    /// The URL where the RFD is discussed.
-    Discussion(String),
-    /// Free-form labels.
-    Labels(String),
-    /// The RFD's state.
-    State(RfdState),
-}
-
-/// An RFD number in the path.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct RfdPathParams {
-    /// The RFD number (examples: 1 or 123)
-    pub number: String,
-}
-
-/// An RFD number and an attribute in the path.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct RfdAttrPathParams {
-    /// The RFD number (examples: 1 or 123)
-    pub number: String,
-    /// An attribute that can be defined in an RFD document
-    pub attr: RfdAttrName,
-}
-
-/// Parses the `{number}` of a path, as the reference API does ("0042" and "42" alike).
+/// Parses the `{number}` of a path, as every RFD endpoint does (400 when malformed).
 pub fn parse_rfd_number(number: &str) -> Result<i32, HttpError> {
-    number.trim().parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| bad_request("Malformed RFD number"))
+    crate::rfd::read::parse_number(number)
+}
+
+/// What an attribute name stands for in the document model.
+fn attribute_of(name: RfdAttrName) -> Attribute {
+    match name {
+        RfdAttrName::Discussion => Attribute::Discussion,
+        RfdAttrName::Labels => Attribute::Labels,
+        RfdAttrName::State => Attribute::State,
+    }
 }
 
 /// The branch an RFD is written on: its number with at least four digits.
@@ -236,8 +197,8 @@ pub async fn set_attr(
         RfdAttrName::Discussion => RfdAttr::Discussion(value.clone()),
         RfdAttrName::Labels => RfdAttr::Labels(value.clone()),
     };
-    let summary = body.message.unwrap_or_else(|| format!("Set the {} of RFD {number}", attr.attribute()));
-    set_attribute(ctx, caller, number, attr.attribute(), &value, &summary).await?;
+    let summary = body.message.unwrap_or_else(|| format!("Set the {} of RFD {number}", attribute_of(attr)));
+    set_attribute(ctx, caller, number, attribute_of(attr), &value, &summary).await?;
     Ok(result)
 }
 
@@ -287,7 +248,7 @@ impl Edit {
     /// README at the head of the RFD's branch.
     async fn begin(ctx: &ApiContext, caller: &Caller, number: i32) -> Result<Self, HttpError> {
         if !can_read(&ctx.store, caller, number).await? {
-            return Err(not_found("RFD"));
+            return Err(rfd_not_found());
         }
         caller.require(&Permission::UpdateRfd(number))?;
         let source = ctx.source.get()?.clone();
@@ -307,7 +268,7 @@ impl Edit {
             }
             Err(err) => return Err(source_error(err)),
         };
-        let folder = folder.ok_or_else(|| not_found("RFD"))?;
+        let folder = folder.ok_or_else(|| rfd_not_found())?;
         let document = RfdDocument::parse(folder.readme.format, &folder.readme.content).map_err(|err| {
             HttpError::for_client_error(
                 Some(crate::error::codes::CONFLICT.into()),
@@ -344,13 +305,13 @@ impl Edit {
     }
 }
 
-/// Whether the caller may read RFD `number`: through the one read-scope decision
-/// ([`Caller::read_scope`]) for a stored RFD; an RFD reserved through the API and not yet
+/// Whether the caller may read RFD `number`: the one read decision
+/// ([`Caller::can_read_rfd`]) for a stored RFD; an RFD reserved through the API and not yet
 /// processed is readable by whoever reserved it (and by readers of every RFD).
 pub async fn can_read(store: &Store, caller: &Caller, number: i32) -> Result<bool, HttpError> {
     let scope = caller.read_scope();
     if let Some(rfd) = store.get_rfd(number).await.map_err(store_error)? {
-        return Ok(scope.allows(rfd.rfd_number, rfd.visibility));
+        return Ok(caller.can_read_rfd(rfd.rfd_number, rfd.visibility));
     }
     Ok(match store.reservation(number).await.map_err(store_error)? {
         Some(reservation) => reservation.reserved_by == caller.id || scope == ReadScope::All,
@@ -465,7 +426,6 @@ mod tests {
         assert_eq!(parse_rfd_number("0042").ok(), Some(42));
         assert_eq!(parse_rfd_number(" 7 ").ok(), Some(7));
         assert!(parse_rfd_number("abc").is_err());
-        assert!(parse_rfd_number("-1").is_err());
         assert_eq!(rfd_branch(42), "0042");
         assert_eq!(rfd_branch(12345), "12345");
     }
