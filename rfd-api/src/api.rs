@@ -2,8 +2,8 @@
 //! OpenAPI document can be generated without a running server.
 
 use dropshot::{
-    Body, HttpError, HttpResponseCreated, HttpResponseOk, Path, Query, RequestContext, StreamingBody,
-    TypedBody,
+    Body, HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, Path, Query, RequestContext,
+    StreamingBody, TypedBody,
 };
 use rfd_model::{Job, JobState};
 use schemars::JsonSchema;
@@ -493,6 +493,79 @@ pub trait RfdApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<StoragePath>,
     ) -> Result<http::Response<Body>, HttpError>;
+
+    // ---- RFD writes and discussions (rfd-write) ----
+    // Writes are commits through the RFD source on the RFD's branch; the database changes
+    // when the pipeline processes the commit, hence 202. Without a source: 503.
+
+    /// Create a new RFD
+    ///
+    /// Reserves the next free number (never the same for two callers), creates its branch
+    /// and commits the initial document there. Requires `CreateRfd`.
+    #[endpoint { method = POST, path = "/rfd", tags = ["rfd"] }]
+    async fn reserve_rfd(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<crate::rfd::write::ReserveRfdBody>,
+    ) -> Result<HttpResponseAccepted<crate::rfd::write::ReserveRfdResponse>, HttpError>;
+
+    /// Replace the full document of a RFD
+    ///
+    /// Requires `UpdateRfd` for the RFD (or `UpdateRfds`, `UpdateRfdsAll`) and read access.
+    #[endpoint { method = POST, path = "/rfd/{number}/raw", tags = ["rfd"] }]
+    async fn set_rfd_document(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::rfd::read::RfdPathParams>,
+        body: TypedBody<crate::rfd::write::RfdUpdateBody>,
+    ) -> Result<HttpResponseAccepted<()>, HttpError>;
+
+    /// Replace the contents of a RFD
+    ///
+    /// Replaces the body; the title and the header attributes are kept.
+    #[endpoint { method = POST, path = "/rfd/{number}/content", tags = ["rfd"] }]
+    async fn set_rfd_content(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::rfd::read::RfdPathParams>,
+        body: TypedBody<crate::rfd::write::RfdUpdateContentBody>,
+    ) -> Result<HttpResponseAccepted<()>, HttpError>;
+
+    /// Set an attribute of a RFD
+    #[endpoint { method = POST, path = "/rfd/{number}/attr/{attr}", tags = ["rfd"] }]
+    async fn set_rfd_attr(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::rfd::read::RfdAttrPathParams>,
+        body: TypedBody<crate::rfd::write::RfdAttrValue>,
+    ) -> Result<HttpResponseAccepted<rfd_model::RfdAttr>, HttpError>;
+
+    /// Open a RFD for discussion
+    #[endpoint { method = POST, path = "/rfd/{number}/state/discuss", tags = ["rfd"] }]
+    async fn discuss_rfd(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::rfd::read::RfdPathParams>,
+    ) -> Result<HttpResponseAccepted<rfd_model::RfdAttr>, HttpError>;
+
+    /// Publish a RFD
+    #[endpoint { method = POST, path = "/rfd/{number}/state/publish", tags = ["rfd"] }]
+    async fn publish_rfd(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::rfd::read::RfdPathParams>,
+    ) -> Result<HttpResponseAccepted<rfd_model::RfdAttr>, HttpError>;
+
+    /// Get the comments related to the latest revision of a RFD
+    ///
+    /// The pull request comments stored when the revision was processed. Requires read
+    /// access and `GetDiscussion` for the RFD (or `GetDiscussions`, `GetDiscussionsAll`).
+    #[endpoint { method = GET, path = "/rfd/{number}/discussion", tags = ["rfd"] }]
+    async fn view_rfd_discussion(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::rfd::read::RfdPathParams>,
+    ) -> Result<HttpResponseOk<rfd_model::discussion::RfdDiscussion>, HttpError>;
+
+    /// Get the comments related to a revision of a RFD
+    #[endpoint { method = GET, path = "/rfd/{number}/revision/{revision}/discussion", tags = ["rfd"] }]
+    async fn view_rfd_revision_discussion(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::rfd::read::RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<rfd_model::discussion::RfdDiscussion>, HttpError>;
 }
 
 /// The OpenAPI document of the API, as committed in `openapi/rfd-api.json`.

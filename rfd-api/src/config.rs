@@ -34,6 +34,10 @@ pub struct ApiConfig {
     /// Users, groups and mappers.
     #[serde(default)]
     pub auth: AuthSection,
+    /// The GitHub repository RFD writes (reserve, edits) are committed to; without it
+    /// the write endpoints answer 503 (see [`crate::source`]).
+    #[serde(default)]
+    pub github: Option<rfd_github::GitHubConfig>,
     /// The search index `GET /rfd-search` queries: the same `[search]` keys, and the same
     /// struct, as `rfd-processor` (which writes the index).
     #[serde(default)]

@@ -15,4 +15,5 @@ pub mod jobs;
 pub mod permissions;
 pub mod rfd;
 pub mod server;
+pub mod source;
 pub mod webhook;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dropshot::{
-    ApiDescription, Body, ConfigDropshot, HttpError, HttpResponseCreated, HttpResponseOk, HttpServer, Path,
-    Query, RequestContext, ServerBuilder, StreamingBody, TypedBody,
+    ApiDescription, Body, ConfigDropshot, HttpError, HttpResponseAccepted, HttpResponseCreated,
+    HttpResponseOk, HttpServer, Path, Query, RequestContext, ServerBuilder, StreamingBody, TypedBody,
 };
 use rfd_model::{Job, JobFilter, Page, Store};
 use secrecy::ExposeSecret;
@@ -30,6 +30,7 @@ use crate::rfd::read::{
     self, PaginationQuery, RfdAttrPathParams, RfdPathParams, RfdRevisionAttrPathParams,
     RfdRevisionPathParams, RfdView, RfdVisibility, RfdWithPdf, SearchRfdsQuery, UpdateRfdAttrBody,
 };
+use crate::rfd::{discussion, write};
 use rfd_model::search::SearchResults;
 use rfd_model::{RfdAttr, RfdMeta, RfdRevisionMeta, RfdWithRaw};
 
@@ -43,6 +44,8 @@ pub struct ApiContext {
     pub keys: Arc<Keys>,
     /// Records webhook deliveries in batches (group commit).
     pub intake: crate::intake::Intake,
+    /// The repository RFD writes are committed to (or why there is none).
+    pub source: crate::source::ApiSource,
     /// The search index and local storage the RFD read endpoints use.
     pub rfd_read: crate::rfd::read::ReadServices,
 }
@@ -518,6 +521,91 @@ impl RfdApi for RfdApiImpl {
         let ctx = rqctx.context();
         crate::rfd::storage::serve(&ctx.rfd_read, &ctx.store, &caller, path.into_inner().path).await
     }
+
+    // ---- RFD writes and discussions (rfd-write) ----
+
+    async fn reserve_rfd(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<write::ReserveRfdBody>,
+    ) -> Result<HttpResponseAccepted<write::ReserveRfdResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = write::reserve(rqctx.context(), &caller, body.into_inner()).await?;
+        Ok(HttpResponseAccepted(write::ReserveRfdResponse { number }))
+    }
+
+    async fn set_rfd_document(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+        body: TypedBody<write::RfdUpdateBody>,
+    ) -> Result<HttpResponseAccepted<()>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        write::set_document(rqctx.context(), &caller, &number, body.into_inner()).await?;
+        Ok(HttpResponseAccepted(()))
+    }
+
+    async fn set_rfd_content(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+        body: TypedBody<write::RfdUpdateContentBody>,
+    ) -> Result<HttpResponseAccepted<()>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        write::set_content(rqctx.context(), &caller, &number, body.into_inner()).await?;
+        Ok(HttpResponseAccepted(()))
+    }
+
+    async fn set_rfd_attr(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdAttrPathParams>,
+        body: TypedBody<write::RfdAttrValue>,
+    ) -> Result<HttpResponseAccepted<RfdAttr>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let attr =
+            write::set_attr(rqctx.context(), &caller, &path.number, path.attr, body.into_inner()).await?;
+        Ok(HttpResponseAccepted(attr))
+    }
+
+    async fn discuss_rfd(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseAccepted<RfdAttr>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        let state = rfd_model::document::RfdState::Discussion;
+        Ok(HttpResponseAccepted(write::set_state(rqctx.context(), &caller, &number, state).await?))
+    }
+
+    async fn publish_rfd(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseAccepted<RfdAttr>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        let state = rfd_model::document::RfdState::Published;
+        Ok(HttpResponseAccepted(write::set_state(rqctx.context(), &caller, &number, state).await?))
+    }
+
+    async fn view_rfd_discussion(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseOk<rfd_model::discussion::RfdDiscussion>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        let latest = rfd_model::RevisionRef::Latest;
+        Ok(HttpResponseOk(discussion::view(rqctx.context(), &caller, &number, latest).await?))
+    }
+
+    async fn view_rfd_revision_discussion(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<rfd_model::discussion::RfdDiscussion>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let revision = rfd_model::RevisionRef::Id(path.revision);
+        Ok(HttpResponseOk(discussion::view(rqctx.context(), &caller, &path.number, revision).await?))
+    }
 }
 
 /// The API description with our implementation behind it.
@@ -546,6 +634,7 @@ pub fn context_with_keys(config: ApiConfig, keys: Keys) -> ApiContext {
     ApiContext {
         rfd_read: crate::rfd::read::ReadServices::from_config(&config, &store),
         intake: crate::intake::Intake::new(store.clone()),
+        source: crate::source::ApiSource::from_config(&config),
         store,
         keys: Arc::new(keys),
         config: Arc::new(config),

@@ -433,3 +433,44 @@ diesel::table! {
 }
 
 diesel::joinable!(rfd_asset -> rfd_revision (rfd_revision_id));
+
+// Reserved RFD numbers and discussions per revision (migration 2026-11-29-000055_rfd_write).
+
+diesel::table! {
+    rfd_reservation (rfd_number) {
+        rfd_number -> Int4,
+        title -> Varchar,
+        reserved_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rfd_discussion (rfd_revision_id) {
+        rfd_revision_id -> Uuid,
+        rfd_id -> Uuid,
+        pull_request_number -> Int8,
+        pull_request_url -> Varchar,
+        fetched_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rfd_discussion_comment (rfd_revision_id, kind, comment_id) {
+        rfd_revision_id -> Uuid,
+        kind -> Varchar,
+        comment_id -> Int8,
+        author -> Varchar,
+        body -> Text,
+        html_url -> Varchar,
+        path -> Nullable<Varchar>,
+        line -> Nullable<Int8>,
+        commit_sha -> Nullable<Varchar>,
+        in_reply_to -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(rfd_discussion -> rfd_revision (rfd_revision_id));
+diesel::joinable!(rfd_discussion_comment -> rfd_discussion (rfd_revision_id));

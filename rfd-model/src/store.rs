@@ -90,11 +90,11 @@ fn meta_of(head: RfdHead, rev: RevisionHead) -> RfdMeta {
     }
 }
 
-type RfdJoin =
+pub(crate) type RfdJoin =
     diesel::dsl::InnerJoinOn<rfd::table, rfd_revision::table, diesel::dsl::Eq<rfd_revision::rfd_id, rfd::id>>;
 
 /// RFDs joined to one revision each, filtered by scope, revision and number.
-fn joined(
+pub(crate) fn joined(
     scope: &ReadScope,
     revision: RevisionRef,
     number: Option<i32>,

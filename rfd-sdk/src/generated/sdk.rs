@@ -941,6 +941,101 @@ pub mod types {
             Default::default()
         }
     }
+    ///Which thread of a pull request a comment is in.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "Which thread of a pull request a comment is in.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "The conversation of the pull request (GitHub's issue comments).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "issue"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "A comment on a line of the diff (GitHub's review comments).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "review"
+    ///      ]
+    ///    }
+    ///  ]
+    ///}
+    /// ```
+    /// </details>
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum CommentKind {
+        ///The conversation of the pull request (GitHub's issue comments).
+        #[serde(rename = "issue")]
+        Issue,
+        ///A comment on a line of the diff (GitHub's review comments).
+        #[serde(rename = "review")]
+        Review,
+    }
+    impl ::std::convert::From<&Self> for CommentKind {
+        fn from(value: &CommentKind) -> Self {
+            value.clone()
+        }
+    }
+    impl ::std::fmt::Display for CommentKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Issue => f.write_str("issue"),
+                Self::Review => f.write_str("review"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CommentKind {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "issue" => Ok(Self::Issue),
+                "review" => Ok(Self::Review),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CommentKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<&::std::string::String> for CommentKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CommentKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///The markup an RFD is written in.
     ///
     /// <details><summary>JSON schema</summary>
@@ -3809,12 +3904,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ReserveRfdBody`
+    ///`POST /rfd`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /rfd`",
     ///  "type": "object",
     ///  "required": [
     ///    "title"
@@ -3853,18 +3949,20 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ReserveRfdResponse`
+    ///The number reserved by `POST /rfd`.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "The number reserved by `POST /rfd`.",
     ///  "type": "object",
     ///  "required": [
     ///    "number"
     ///  ],
     ///  "properties": {
     ///    "number": {
+    ///      "description": "The RFD's number (its branch is the number with four digits: `0042`).",
     ///      "type": "integer",
     ///      "format": "int32"
     ///    }
@@ -3874,6 +3972,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ReserveRfdResponse {
+        ///The RFD's number (its branch is the number with four digits: `0042`).
         pub number: i32,
     }
     impl ::std::convert::From<&ReserveRfdResponse> for ReserveRfdResponse {
@@ -4215,12 +4314,13 @@ pub mod types {
             value.parse()
         }
     }
-    ///`RfdAttrValue`
+    ///`POST /rfd/{number}/attr/{attr}`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /rfd/{number}/attr/{attr}`",
     ///  "type": "object",
     ///  "required": [
     ///    "value"
@@ -4256,6 +4356,254 @@ pub mod types {
     }
     impl RfdAttrValue {
         pub fn builder() -> builder::RfdAttrValue {
+            Default::default()
+        }
+    }
+    ///The discussion of one revision of an RFD, as `GET /rfd/{number}/discussion` serves it.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "The discussion of one revision of an RFD, as `GET /rfd/{number}/discussion` serves it.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "comments",
+    ///    "commit",
+    ///    "revision_id",
+    ///    "rfd_number"
+    ///  ],
+    ///  "properties": {
+    ///    "comments": {
+    ///      "description": "Its comments, oldest first.",
+    ///      "type": "array",
+    ///      "items": {
+    ///        "$ref": "#/components/schemas/RfdDiscussionComment"
+    ///      }
+    ///    },
+    ///    "commit": {
+    ///      "description": "The revision's commit.",
+    ///      "type": "string"
+    ///    },
+    ///    "pull_request": {
+    ///      "description": "The pull request, when one was found for the revision (`None`: no pull request, or the revision was processed without looking for one).",
+    ///      "oneOf": [
+    ///        {
+    ///          "type": "null"
+    ///        },
+    ///        {
+    ///          "allOf": [
+    ///            {
+    ///              "$ref": "#/components/schemas/RfdDiscussionPullRequest"
+    ///            }
+    ///          ]
+    ///        }
+    ///      ]
+    ///    },
+    ///    "revision_id": {
+    ///      "description": "The revision the discussion was stored for.",
+    ///      "type": "string",
+    ///      "format": "uuid"
+    ///    },
+    ///    "rfd_number": {
+    ///      "description": "The RFD number.",
+    ///      "type": "integer",
+    ///      "format": "int32"
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RfdDiscussion {
+        ///Its comments, oldest first.
+        pub comments: ::std::vec::Vec<RfdDiscussionComment>,
+        ///The revision's commit.
+        pub commit: ::std::string::String,
+        ///The pull request, when one was found for the revision (`None`: no pull request, or the revision was processed without looking for one).
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub pull_request: ::std::option::Option<RfdDiscussionPullRequest>,
+        ///The revision the discussion was stored for.
+        pub revision_id: ::uuid::Uuid,
+        ///The RFD number.
+        pub rfd_number: i32,
+    }
+    impl ::std::convert::From<&RfdDiscussion> for RfdDiscussion {
+        fn from(value: &RfdDiscussion) -> Self {
+            value.clone()
+        }
+    }
+    impl RfdDiscussion {
+        pub fn builder() -> builder::RfdDiscussion {
+            Default::default()
+        }
+    }
+    ///One comment of an RFD's discussion.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "One comment of an RFD's discussion.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "author",
+    ///    "body",
+    ///    "created_at",
+    ///    "html_url",
+    ///    "id",
+    ///    "kind",
+    ///    "updated_at"
+    ///  ],
+    ///  "properties": {
+    ///    "author": {
+    ///      "description": "Who wrote it (the host's login).",
+    ///      "type": "string"
+    ///    },
+    ///    "body": {
+    ///      "description": "The text as written (Markdown).",
+    ///      "type": "string"
+    ///    },
+    ///    "commit_sha": {
+    ///      "description": "Review comments: the commit commented on.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    },
+    ///    "created_at": {
+    ///      "description": "When it was written.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    },
+    ///    "html_url": {
+    ///      "description": "Where people can read it.",
+    ///      "type": "string"
+    ///    },
+    ///    "id": {
+    ///      "description": "The host's id of the comment (unique per kind).",
+    ///      "type": "integer",
+    ///      "format": "int64"
+    ///    },
+    ///    "in_reply_to": {
+    ///      "description": "Review comments: the comment this one answers.",
+    ///      "type": [
+    ///        "integer",
+    ///        "null"
+    ///      ],
+    ///      "format": "int64"
+    ///    },
+    ///    "kind": {
+    ///      "description": "`issue` (the conversation) or `review` (on a line of the diff).",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/CommentKind"
+    ///        }
+    ///      ]
+    ///    },
+    ///    "line": {
+    ///      "description": "Review comments: the line commented on.",
+    ///      "type": [
+    ///        "integer",
+    ///        "null"
+    ///      ],
+    ///      "format": "int64"
+    ///    },
+    ///    "path": {
+    ///      "description": "Review comments: the file commented on.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    },
+    ///    "updated_at": {
+    ///      "description": "When it was last edited.",
+    ///      "type": "string",
+    ///      "format": "date-time"
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RfdDiscussionComment {
+        ///Who wrote it (the host's login).
+        pub author: ::std::string::String,
+        ///The text as written (Markdown).
+        pub body: ::std::string::String,
+        ///Review comments: the commit commented on.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub commit_sha: ::std::option::Option<::std::string::String>,
+        ///When it was written.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Where people can read it.
+        pub html_url: ::std::string::String,
+        ///The host's id of the comment (unique per kind).
+        pub id: i64,
+        ///Review comments: the comment this one answers.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub in_reply_to: ::std::option::Option<i64>,
+        ///`issue` (the conversation) or `review` (on a line of the diff).
+        pub kind: CommentKind,
+        ///Review comments: the line commented on.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub line: ::std::option::Option<i64>,
+        ///Review comments: the file commented on.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub path: ::std::option::Option<::std::string::String>,
+        ///When it was last edited.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl ::std::convert::From<&RfdDiscussionComment> for RfdDiscussionComment {
+        fn from(value: &RfdDiscussionComment) -> Self {
+            value.clone()
+        }
+    }
+    impl RfdDiscussionComment {
+        pub fn builder() -> builder::RfdDiscussionComment {
+            Default::default()
+        }
+    }
+    ///The pull request an RFD revision was discussed on.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "The pull request an RFD revision was discussed on.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "html_url",
+    ///    "number"
+    ///  ],
+    ///  "properties": {
+    ///    "html_url": {
+    ///      "description": "Where people discuss it.",
+    ///      "type": "string"
+    ///    },
+    ///    "number": {
+    ///      "description": "Its number in the repository.",
+    ///      "type": "integer",
+    ///      "format": "int64"
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RfdDiscussionPullRequest {
+        ///Where people discuss it.
+        pub html_url: ::std::string::String,
+        ///Its number in the repository.
+        pub number: i64,
+    }
+    impl ::std::convert::From<&RfdDiscussionPullRequest> for RfdDiscussionPullRequest {
+        fn from(value: &RfdDiscussionPullRequest) -> Self {
+            value.clone()
+        }
+    }
+    impl RfdDiscussionPullRequest {
+        pub fn builder() -> builder::RfdDiscussionPullRequest {
             Default::default()
         }
     }
@@ -5173,33 +5521,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdRevisionId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum RfdRevisionId {}
-    impl ::std::convert::From<&Self> for RfdRevisionId {
-        fn from(value: &RfdRevisionId) -> Self {
-            value.clone()
-        }
-    }
     ///A revision without its content (`RfdRevisionMeta` in the reference API).
     ///
     /// <details><summary>JSON schema</summary>
@@ -5401,12 +5722,13 @@ pub mod types {
             value.parse()
         }
     }
-    ///`RfdUpdateBody`
+    ///`POST /rfd/{number}/raw`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /rfd/{number}/raw`",
     ///  "type": "object",
     ///  "required": [
     ///    "document"
@@ -5445,12 +5767,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`RfdUpdateContentBody`
+    ///`POST /rfd/{number}/content`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /rfd/{number}/content`",
     ///  "type": "object",
     ///  "required": [
     ///    "content"
@@ -6846,80 +7169,6 @@ pub mod types {
         }
     }
     impl ::std::fmt::Display for TypedUuidForOAuthSecretId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForRfdRevisionId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/RfdRevisionId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForRfdRevisionId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForRfdRevisionId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForRfdRevisionId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForRfdRevisionId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForRfdRevisionId> for TypedUuidForRfdRevisionId {
-        fn from(value: &TypedUuidForRfdRevisionId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForRfdRevisionId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForRfdRevisionId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForRfdRevisionId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForRfdRevisionId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForRfdRevisionId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForRfdRevisionId {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             self.0.fmt(f)
         }
@@ -12811,6 +13060,409 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RfdDiscussion {
+            comments: ::std::result::Result<
+                ::std::vec::Vec<super::RfdDiscussionComment>,
+                ::std::string::String,
+            >,
+            commit: ::std::result::Result<::std::string::String, ::std::string::String>,
+            pull_request: ::std::result::Result<
+                ::std::option::Option<super::RfdDiscussionPullRequest>,
+                ::std::string::String,
+            >,
+            revision_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            rfd_number: ::std::result::Result<i32, ::std::string::String>,
+        }
+        impl ::std::default::Default for RfdDiscussion {
+            fn default() -> Self {
+                Self {
+                    comments: Err("no value supplied for comments".to_string()),
+                    commit: Err("no value supplied for commit".to_string()),
+                    pull_request: Ok(Default::default()),
+                    revision_id: Err("no value supplied for revision_id".to_string()),
+                    rfd_number: Err("no value supplied for rfd_number".to_string()),
+                }
+            }
+        }
+        impl RfdDiscussion {
+            pub fn comments<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RfdDiscussionComment>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.comments = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for comments: {}", e)
+                    });
+                self
+            }
+            pub fn commit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.commit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for commit: {}", e)
+                    });
+                self
+            }
+            pub fn pull_request<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RfdDiscussionPullRequest>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pull_request = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for pull_request: {}", e
+                        )
+                    });
+                self
+            }
+            pub fn revision_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.revision_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for revision_id: {}", e)
+                    });
+                self
+            }
+            pub fn rfd_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rfd_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rfd_number: {}", e)
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RfdDiscussion> for super::RfdDiscussion {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RfdDiscussion,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    comments: value.comments?,
+                    commit: value.commit?,
+                    pull_request: value.pull_request?,
+                    revision_id: value.revision_id?,
+                    rfd_number: value.rfd_number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RfdDiscussion> for RfdDiscussion {
+            fn from(value: super::RfdDiscussion) -> Self {
+                Self {
+                    comments: Ok(value.comments),
+                    commit: Ok(value.commit),
+                    pull_request: Ok(value.pull_request),
+                    revision_id: Ok(value.revision_id),
+                    rfd_number: Ok(value.rfd_number),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RfdDiscussionComment {
+            author: ::std::result::Result<::std::string::String, ::std::string::String>,
+            body: ::std::result::Result<::std::string::String, ::std::string::String>,
+            commit_sha: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            html_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<i64, ::std::string::String>,
+            in_reply_to: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            kind: ::std::result::Result<super::CommentKind, ::std::string::String>,
+            line: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            path: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RfdDiscussionComment {
+            fn default() -> Self {
+                Self {
+                    author: Err("no value supplied for author".to_string()),
+                    body: Err("no value supplied for body".to_string()),
+                    commit_sha: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    html_url: Err("no value supplied for html_url".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    in_reply_to: Ok(Default::default()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    line: Ok(Default::default()),
+                    path: Ok(Default::default()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl RfdDiscussionComment {
+            pub fn author<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.author = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for author: {}", e)
+                    });
+                self
+            }
+            pub fn body<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.body = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for body: {}", e)
+                    });
+                self
+            }
+            pub fn commit_sha<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.commit_sha = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for commit_sha: {}", e)
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {}", e)
+                    });
+                self
+            }
+            pub fn html_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.html_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for html_url: {}", e)
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for id: {}", e)
+                    });
+                self
+            }
+            pub fn in_reply_to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.in_reply_to = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for in_reply_to: {}", e)
+                    });
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CommentKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kind: {}", e)
+                    });
+                self
+            }
+            pub fn line<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for line: {}", e)
+                    });
+                self
+            }
+            pub fn path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for path: {}", e)
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {}", e)
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RfdDiscussionComment>
+        for super::RfdDiscussionComment {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RfdDiscussionComment,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    author: value.author?,
+                    body: value.body?,
+                    commit_sha: value.commit_sha?,
+                    created_at: value.created_at?,
+                    html_url: value.html_url?,
+                    id: value.id?,
+                    in_reply_to: value.in_reply_to?,
+                    kind: value.kind?,
+                    line: value.line?,
+                    path: value.path?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RfdDiscussionComment> for RfdDiscussionComment {
+            fn from(value: super::RfdDiscussionComment) -> Self {
+                Self {
+                    author: Ok(value.author),
+                    body: Ok(value.body),
+                    commit_sha: Ok(value.commit_sha),
+                    created_at: Ok(value.created_at),
+                    html_url: Ok(value.html_url),
+                    id: Ok(value.id),
+                    in_reply_to: Ok(value.in_reply_to),
+                    kind: Ok(value.kind),
+                    line: Ok(value.line),
+                    path: Ok(value.path),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RfdDiscussionPullRequest {
+            html_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            number: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for RfdDiscussionPullRequest {
+            fn default() -> Self {
+                Self {
+                    html_url: Err("no value supplied for html_url".to_string()),
+                    number: Err("no value supplied for number".to_string()),
+                }
+            }
+        }
+        impl RfdDiscussionPullRequest {
+            pub fn html_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.html_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for html_url: {}", e)
+                    });
+                self
+            }
+            pub fn number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for number: {}", e)
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RfdDiscussionPullRequest>
+        for super::RfdDiscussionPullRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RfdDiscussionPullRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    html_url: value.html_url?,
+                    number: value.number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RfdDiscussionPullRequest>
+        for RfdDiscussionPullRequest {
+            fn from(value: super::RfdDiscussionPullRequest) -> Self {
+                Self {
+                    html_url: Ok(value.html_url),
+                    number: Ok(value.number),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RfdPdf {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -15764,6 +16416,8 @@ let response = client.list_rfds()
     }
     /**Create a new RFD
 
+Reserves the next free number (never the same for two callers), creates its branch and commits the initial document there. Requires `CreateRfd`.
+
 Sends a `POST` request to `/rfd`
 
 ```ignore
@@ -15855,6 +16509,8 @@ let response = client.set_rfd_attr()
     }
     /**Replace the contents of a RFD
 
+Replaces the body; the title and the header attributes are kept.
+
 Sends a `POST` request to `/rfd/{number}/content`
 
 Arguments:
@@ -15871,6 +16527,8 @@ let response = client.set_rfd_content()
         builder::SetRfdContent::new(self)
     }
     /**Get the comments related to the latest revision of a RFD
+
+The pull request comments stored when the revision was processed. Requires read access and `GetDiscussion` for the RFD (or `GetDiscussions`, `GetDiscussionsAll`).
 
 Sends a `GET` request to `/rfd/{number}/discussion`
 
@@ -15916,6 +16574,8 @@ let response = client.view_rfd()
         builder::ViewRfd::new(self)
     }
     /**Replace the full document of a RFD
+
+Requires `UpdateRfd` for the RFD (or `UpdateRfds`, `UpdateRfdsAll`) and read access.
 
 Sends a `POST` request to `/rfd/{number}/raw`
 
@@ -22259,7 +22919,9 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/rfd/{number}/discussion`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Error>> {
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RfdDiscussion>, Error<types::Error>> {
             let Self { client, number } = self;
             let number = number.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -23034,7 +23696,7 @@ pub mod builder {
     pub struct ViewRfdRevisionDiscussion<'a> {
         client: &'a super::Client,
         number: Result<::std::string::String, String>,
-        revision: Result<types::TypedUuidForRfdRevisionId, String>,
+        revision: Result<::uuid::Uuid, String>,
     }
     impl<'a> ViewRfdRevisionDiscussion<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -23058,18 +23720,19 @@ pub mod builder {
         }
         pub fn revision<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForRfdRevisionId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.revision = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForRfdRevisionId` for revision failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for revision failed".to_string()
                 });
             self
         }
         ///Sends a `GET` request to `/rfd/{number}/revision/{revision}/discussion`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Error>> {
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RfdDiscussion>, Error<types::Error>> {
             let Self { client, number, revision } = self;
             let number = number.map_err(Error::InvalidRequest)?;
             let revision = revision.map_err(Error::InvalidRequest)?;
