@@ -33,7 +33,8 @@ use rfd_api::server::ApiContext;
 use rfd_devdb::TestDatabase;
 use rfd_github::webhook::{Owner, PushCommit, PushEvent, Repository};
 use rfd_model::{JobFilter, JobKind, JobState, NewJob, Page, PoolSettings, Store};
-use rfd_processor::runner::{EmptyPipeline, Runner, RunnerSettings, listen};
+use rfd_processor::pipeline::JobProcessor;
+use rfd_processor::runner::{Runner, RunnerSettings, listen};
 use uuid::Uuid;
 
 /// The webhook secret the in-process API is configured with.
@@ -579,7 +580,7 @@ async fn webhook_to_start(args: &Args) -> anyhow::Result<ToStartResult> {
         poll_interval_ms: 5000,
         ..Default::default()
     };
-    let runner = Runner::new(store.clone(), EmptyPipeline, settings, "bench-latency".into());
+    let runner = Runner::new(store.clone(), JobProcessor::Skip, settings, "bench-latency".into());
     let listener = tokio::spawn(listen(db.url.clone(), runner.waker()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runner.run(async move {
@@ -790,7 +791,7 @@ async fn queue_runner(args: &Args) -> anyhow::Result<QueueResult> {
     let enqueue_elapsed = enqueue_jobs(&store, args.jobs).await?;
 
     let settings = RunnerSettings { concurrency: args.workers, poll_interval_ms: 5000, ..Default::default() };
-    let runner = Runner::new(store.clone(), EmptyPipeline, settings, "bench-runner".into());
+    let runner = Runner::new(store.clone(), JobProcessor::Skip, settings, "bench-runner".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let cpu_before = CpuSample::now();
     let running = tokio::spawn(runner.run(async move {

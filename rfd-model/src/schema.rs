@@ -388,8 +388,9 @@ diesel::joinable!(api_user_access_token -> api_user (api_user_id));
 diesel::joinable!(access_group_membership -> access_group (access_group_id));
 diesel::joinable!(access_group_membership -> api_user (api_user_id));
 
-// Full-text search over RFD sections (migration 2026-11-24-000030_search). The generated
-// `document` tsvector column is left out: only SQL reads it.
+// Full-text search over RFD sections (migration 2026-11-24-000030_search). What queries
+// match on lives in `search_match` (migration 2026-11-29-000080_search_speed), which only
+// SQL reads and writes, so it is not declared here.
 
 diesel::table! {
     search_section (object_id) {

@@ -533,7 +533,8 @@ impl JobHandler for Pipeline {
 pub enum JobProcessor {
     /// The pipeline over a configured source.
     Pipeline(Pipeline),
-    /// `[pipeline] mode = "skip"`: jobs succeed without being processed.
+    /// `[pipeline] mode = "skip"`: jobs succeed without being processed. Also the no-op
+    /// handler of the queue's tests and benchmark (there is no separate one).
     Skip,
     /// No source is configured: every attempt fails with that reason, so the jobs wait
     /// in the queue (and then the dead letter) until the configuration is fixed.
