@@ -268,7 +268,7 @@ impl Edit {
             }
             Err(err) => return Err(source_error(err)),
         };
-        let folder = folder.ok_or_else(|| rfd_not_found())?;
+        let folder = folder.ok_or_else(rfd_not_found)?;
         let document = RfdDocument::parse(folder.readme.format, &folder.readme.content).map_err(|err| {
             HttpError::for_client_error(
                 Some(crate::error::codes::CONFLICT.into()),
