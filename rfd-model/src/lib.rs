@@ -7,9 +7,11 @@
 //! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
 //! - [`search`]: full-text search over RFD sections (PostgreSQL or Meilisearch);
 //! - [`storage`]: blob storage (a local directory or Google Cloud Storage) for images and PDFs;
-//! - [`config`]: configuration loading shared by the binaries.
+//! - [`config`]: configuration loading shared by the binaries;
+//! - [`clients`]: OAuth and magic-link clients, their secrets and redirect URIs.
 
 pub mod auth;
+pub mod clients;
 pub mod config;
 pub mod db;
 pub mod document;
