@@ -34,6 +34,9 @@ pub struct ApiConfig {
     /// Users, groups and mappers.
     #[serde(default)]
     pub auth: AuthSection,
+    /// Magic-link login: the mail server and the email of each channel.
+    #[serde(default)]
+    pub magic_link: crate::magic_link::MagicLinkSection,
     /// The directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub config_dir: PathBuf,
@@ -76,6 +79,9 @@ pub struct JwtKeyConfig {
 pub struct AuthSection {
     /// A mappers.toml (groups and login mappers) applied at every start.
     pub mappers: Option<PathBuf>,
+    /// OAuth clients that must exist (`[[auth.oauth_clients]]`), created at every
+    /// start if missing.
+    pub oauth_clients: Vec<crate::clients::ConfiguredOAuthClient>,
 }
 
 /// `[source]`

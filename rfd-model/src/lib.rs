@@ -8,7 +8,8 @@
 //! - [`search`]: full-text search over RFD sections (PostgreSQL or Meilisearch);
 //! - [`storage`]: blob storage (a local directory or Google Cloud Storage) for images and PDFs;
 //! - [`config`]: configuration loading shared by the binaries;
-//! - [`clients`]: OAuth and magic-link clients, their secrets and redirect URIs.
+//! - [`clients`], [`magic_link`], [`linking`]: OAuth and magic-link clients, magic-link
+//!   attempts and account-link requests.
 
 pub mod auth;
 pub mod clients;
@@ -16,6 +17,8 @@ pub mod config;
 pub mod db;
 pub mod document;
 pub mod error;
+pub mod linking;
+pub mod magic_link;
 pub mod migrations;
 pub mod processing;
 pub mod queue;
