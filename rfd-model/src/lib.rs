@@ -22,6 +22,7 @@ pub mod magic_link;
 pub mod migrations;
 pub mod processing;
 pub mod queue;
+pub mod rfd_read;
 pub mod schema;
 pub mod search;
 pub mod source;
