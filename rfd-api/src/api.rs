@@ -1,6 +1,7 @@
 //! The API as a Dropshot trait: the contract, separate from its implementation, so the
 //! OpenAPI document can be generated without a running server.
 
+use dropshot::HttpResponseUpdatedNoContent;
 use dropshot::{
     Body, HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, Path, Query, RequestContext,
     StreamingBody, TypedBody,
@@ -566,6 +567,154 @@ pub trait RfdApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<crate::rfd::read::RfdRevisionPathParams>,
     ) -> Result<HttpResponseOk<rfd_model::discussion::RfdDiscussion>, HttpError>;
+    // ---- OAuth and magic-link clients, magic-link login, account linking ----
+
+    /// The OAuth clients the caller may see (`GetOAuthClient`). Secrets are listed by
+    /// id only.
+    #[endpoint { method = GET, path = "/oauth/client", tags = ["oauth-client"] }]
+    async fn list_oauth_clients(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<crate::clients::OAuthClient>>, HttpError>;
+
+    /// Creates an OAuth client (`CreateOAuthClient`); the caller is granted
+    /// `GetOAuthClient` and `ManageOAuthClient` on it.
+    #[endpoint { method = POST, path = "/oauth/client", tags = ["oauth-client"] }]
+    async fn create_oauth_client(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseCreated<crate::clients::OAuthClient>, HttpError>;
+
+    /// An OAuth client (`GetOAuthClient`).
+    #[endpoint { method = GET, path = "/oauth/client/{client_id}", tags = ["oauth-client"] }]
+    async fn get_oauth_client(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClient>, HttpError>;
+
+    /// Registers a redirect URI (`ManageOAuthClient`): an absolute URL without a
+    /// fragment, matched exactly.
+    #[endpoint { method = POST, path = "/oauth/client/{client_id}/redirect_uri", tags = ["oauth-client"] }]
+    async fn create_oauth_client_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientPath>,
+        body: TypedBody<crate::clients::AddOAuthClientRedirectBody>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClientRedirectUri>, HttpError>;
+
+    /// Deletes a redirect URI (`ManageOAuthClient`).
+    #[endpoint {
+        method = DELETE,
+        path = "/oauth/client/{client_id}/redirect_uri/{redirect_uri_id}",
+        tags = ["oauth-client"],
+    }]
+    async fn delete_oauth_client_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientRedirectUriPath>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClientRedirectUri>, HttpError>;
+
+    /// Adds a secret (`ManageOAuthClient`); this response is the only time it is shown.
+    #[endpoint { method = POST, path = "/oauth/client/{client_id}/secret", tags = ["oauth-client"] }]
+    async fn create_oauth_client_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::InitialOAuthClientSecretResponse>, HttpError>;
+
+    /// Deletes a secret (`ManageOAuthClient`); it stops working at once.
+    #[endpoint { method = DELETE, path = "/oauth/client/{client_id}/secret/{secret_id}", tags = ["oauth-client"] }]
+    async fn delete_oauth_client_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientSecretPath>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClientSecret>, HttpError>;
+
+    /// The magic-link clients the caller may see (`GetMagicLinkClient`), all of them.
+    #[endpoint { method = GET, path = "/magic/client", tags = ["magic-link"] }]
+    async fn list_magic_links(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<crate::clients::MagicLink>>, HttpError>;
+
+    /// Creates a magic-link client (`CreateMagicLinkClient`); the caller is granted
+    /// `GetMagicLinkClient` and `ManageMagicLinkClient` on it.
+    #[endpoint { method = POST, path = "/magic/client", tags = ["magic-link"] }]
+    async fn create_magic_link(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseCreated<crate::clients::MagicLink>, HttpError>;
+
+    /// A magic-link client (`GetMagicLinkClient`).
+    #[endpoint { method = GET, path = "/magic/client/{client_id}", tags = ["magic-link"] }]
+    async fn get_magic_link(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLink>, HttpError>;
+
+    /// Registers a redirect URI (`ManageMagicLinkClient`).
+    #[endpoint { method = POST, path = "/magic/client/{client_id}/redirect_uri", tags = ["magic-link"] }]
+    async fn create_magic_link_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientPath>,
+        body: TypedBody<crate::clients::AddMagicLinkRedirectBody>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLinkRedirectUri>, HttpError>;
+
+    /// Deletes a redirect URI (`ManageMagicLinkClient`).
+    #[endpoint {
+        method = DELETE,
+        path = "/magic/client/{client_id}/redirect_uri/{redirect_uri_id}",
+        tags = ["magic-link"],
+    }]
+    async fn delete_magic_link_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientRedirectUriPath>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLinkRedirectUri>, HttpError>;
+
+    /// Adds a secret (`ManageMagicLinkClient`); this response is the only time it is
+    /// shown.
+    #[endpoint { method = POST, path = "/magic/client/{client_id}/secret", tags = ["magic-link"] }]
+    async fn create_magic_link_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::InitialMagicLinkSecretResponse>, HttpError>;
+
+    /// Deletes a secret (`ManageMagicLinkClient`).
+    #[endpoint { method = DELETE, path = "/magic/client/{client_id}/secret/{secret_id}", tags = ["magic-link"] }]
+    async fn delete_magic_link_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::clients::ClientSecretPath>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLinkSecret>, HttpError>;
+
+    /// Sends a sign-in link by email. The client is identified by its secret; the
+    /// redirect URI must be registered; the link works once, for at most 15 minutes.
+    /// 401 for a wrong secret, 400 for a bad request, 503 when the email could not be
+    /// sent (the attempt is recorded either way).
+    #[endpoint { method = POST, path = "/login/magic/{channel}/send", tags = ["login"] }]
+    async fn magic_link_send(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::magic_link::ChannelPath>,
+        body: TypedBody<crate::magic_link::MagicLinkSendRequest>,
+    ) -> Result<HttpResponseOk<crate::magic_link::MagicLinkSendResponse>, HttpError>;
+
+    /// Exchanges a magic link's code for an access token (once). 401 for an unknown
+    /// attempt or wrong code; 400 if used, expired or for another recipient.
+    #[endpoint { method = POST, path = "/login/magic/{channel}/exchange", tags = ["login"] }]
+    async fn magic_link_exchange(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::magic_link::ChannelPath>,
+        body: TypedBody<crate::magic_link::MagicLinkExchangeRequest>,
+    ) -> Result<HttpResponseOk<crate::magic_link::MagicLinkExchangeResponse>, HttpError>;
+
+    /// Makes a token (15 minutes, single use) with which another user can take over
+    /// one of the caller's provider identities (`CreateUserApiProviderLinkToken`).
+    #[endpoint { method = POST, path = "/api-user-provider/{provider_id}/link-token", tags = ["api-user"] }]
+    async fn create_link_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::linking::ProviderPath>,
+        body: TypedBody<crate::linking::ApiUserLinkRequestPayload>,
+    ) -> Result<HttpResponseOk<crate::linking::ApiUserLinkRequestResponse>, HttpError>;
+
+    /// Redeems a link token: the identity moves to the caller, who must be the path's
+    /// user, the token's target, and hold `ManageApiUser` on the identity's owner.
+    #[endpoint { method = POST, path = "/api-user/{user_id}/link", tags = ["api-user"] }]
+    async fn link_provider(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<crate::linking::ApiUserProviderLinkPayload>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 }
 
 /// The OpenAPI document of the API, as committed in `openapi/rfd-api.json`.

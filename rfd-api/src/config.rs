@@ -38,6 +38,9 @@ pub struct ApiConfig {
     /// the write endpoints answer 503 (see [`crate::source`]).
     #[serde(default)]
     pub github: Option<rfd_github::GitHubConfig>,
+    /// Magic-link login: the mail server and the email of each channel.
+    #[serde(default)]
+    pub magic_link: crate::magic_link::MagicLinkSection,
     /// The search index `GET /rfd-search` queries: the same `[search]` keys, and the same
     /// struct, as `rfd-processor` (which writes the index).
     #[serde(default)]
@@ -88,6 +91,9 @@ pub struct JwtKeyConfig {
 pub struct AuthSection {
     /// A mappers.toml (groups and login mappers) applied at every start.
     pub mappers: Option<PathBuf>,
+    /// OAuth clients that must exist (`[[auth.oauth_clients]]`), created at every
+    /// start if missing.
+    pub oauth_clients: Vec<crate::clients::ConfiguredOAuthClient>,
 }
 
 /// `[source]`

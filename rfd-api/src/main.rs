@@ -119,6 +119,10 @@ async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
         rfd_api::auth::mappers::apply_file(&store, &path).await?;
     }
+    if !config.auth.oauth_clients.is_empty() {
+        let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
+        rfd_api::clients::ensure_configured(&store, &config).await?;
+    }
     let server = rfd_api::server::start(rfd_api::server::context_with_keys(config, keys))?;
     tracing::info!(address = %server.local_addr(), "rfd-api listening");
     tokio::select! {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dropshot::HttpResponseUpdatedNoContent;
 use dropshot::{
     ApiDescription, Body, ConfigDropshot, HttpError, HttpResponseAccepted, HttpResponseCreated,
     HttpResponseOk, HttpServer, Path, Query, RequestContext, ServerBuilder, StreamingBody, TypedBody,
@@ -22,6 +23,7 @@ use crate::api::{
 };
 use crate::auth::jwt::{Jwks, Keys};
 use crate::caller::Caller;
+use crate::clients::{ClientPath, ClientRedirectUriPath, ClientSecretPath, Magic, OAuth};
 use crate::config::ApiConfig;
 use crate::error::{store_error, unavailable};
 use crate::jobs::RfdJob;
@@ -605,6 +607,192 @@ impl RfdApi for RfdApiImpl {
         let path = path.into_inner();
         let revision = rfd_model::RevisionRef::Id(path.revision);
         Ok(HttpResponseOk(discussion::view(rqctx.context(), &caller, &path.number, revision).await?))
+    // ---- OAuth and magic-link clients, magic-link login, account linking ----
+
+    async fn list_oauth_clients(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<crate::clients::OAuthClient>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(crate::clients::list::<OAuth>(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn create_oauth_client(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseCreated<crate::clients::OAuthClient>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseCreated(crate::clients::create::<OAuth>(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn get_oauth_client(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClient>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().client_id;
+        Ok(HttpResponseOk(crate::clients::get::<OAuth>(&rqctx.context().store, &caller, id).await?))
+    }
+
+    async fn create_oauth_client_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientPath>,
+        body: TypedBody<crate::clients::AddOAuthClientRedirectBody>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClientRedirectUri>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let (id, uri) = (path.into_inner().client_id, body.into_inner().redirect_uri);
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(crate::clients::add_redirect_uri::<OAuth>(store, &caller, id, &uri).await?))
+    }
+
+    async fn delete_oauth_client_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientRedirectUriPath>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClientRedirectUri>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(
+            crate::clients::delete_redirect_uri::<OAuth>(
+                store,
+                &caller,
+                path.client_id,
+                path.redirect_uri_id,
+            )
+            .await?,
+        ))
+    }
+
+    async fn create_oauth_client_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::InitialOAuthClientSecretResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().client_id;
+        Ok(HttpResponseOk(crate::clients::create_secret::<OAuth>(&rqctx.context().store, &caller, id).await?))
+    }
+
+    async fn delete_oauth_client_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientSecretPath>,
+    ) -> Result<HttpResponseOk<crate::clients::OAuthClientSecret>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(
+            crate::clients::delete_secret::<OAuth>(store, &caller, path.client_id, path.secret_id).await?,
+        ))
+    }
+
+    async fn list_magic_links(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<crate::clients::MagicLink>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(crate::clients::list::<Magic>(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn create_magic_link(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseCreated<crate::clients::MagicLink>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseCreated(crate::clients::create::<Magic>(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn get_magic_link(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLink>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().client_id;
+        Ok(HttpResponseOk(crate::clients::get::<Magic>(&rqctx.context().store, &caller, id).await?))
+    }
+
+    async fn create_magic_link_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientPath>,
+        body: TypedBody<crate::clients::AddMagicLinkRedirectBody>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLinkRedirectUri>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let (id, uri) = (path.into_inner().client_id, body.into_inner().redirect_uri);
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(crate::clients::add_redirect_uri::<Magic>(store, &caller, id, &uri).await?))
+    }
+
+    async fn delete_magic_link_redirect_uri(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientRedirectUriPath>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLinkRedirectUri>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(
+            crate::clients::delete_redirect_uri::<Magic>(
+                store,
+                &caller,
+                path.client_id,
+                path.redirect_uri_id,
+            )
+            .await?,
+        ))
+    }
+
+    async fn create_magic_link_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientPath>,
+    ) -> Result<HttpResponseOk<crate::clients::InitialMagicLinkSecretResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().client_id;
+        Ok(HttpResponseOk(crate::clients::create_secret::<Magic>(&rqctx.context().store, &caller, id).await?))
+    }
+
+    async fn delete_magic_link_secret(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ClientSecretPath>,
+    ) -> Result<HttpResponseOk<crate::clients::MagicLinkSecret>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(
+            crate::clients::delete_secret::<Magic>(store, &caller, path.client_id, path.secret_id).await?,
+        ))
+    }
+
+    async fn magic_link_send(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::magic_link::ChannelPath>,
+        body: TypedBody<crate::magic_link::MagicLinkSendRequest>,
+    ) -> Result<HttpResponseOk<crate::magic_link::MagicLinkSendResponse>, HttpError> {
+        let channel = path.into_inner().channel;
+        Ok(HttpResponseOk(crate::magic_link::send(rqctx.context(), &channel, body.into_inner()).await?))
+    }
+
+    async fn magic_link_exchange(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::magic_link::ChannelPath>,
+        body: TypedBody<crate::magic_link::MagicLinkExchangeRequest>,
+    ) -> Result<HttpResponseOk<crate::magic_link::MagicLinkExchangeResponse>, HttpError> {
+        let channel = path.into_inner().channel;
+        Ok(HttpResponseOk(crate::magic_link::exchange(rqctx.context(), &channel, body.into_inner()).await?))
+    }
+
+    async fn create_link_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::linking::ProviderPath>,
+        body: TypedBody<crate::linking::ApiUserLinkRequestPayload>,
+    ) -> Result<HttpResponseOk<crate::linking::ApiUserLinkRequestResponse>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().provider_id;
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(crate::linking::create_link_token(store, &caller, id, body.into_inner()).await?))
+    }
+
+    async fn link_provider(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<UserPath>,
+        body: TypedBody<crate::linking::ApiUserProviderLinkPayload>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let id = path.into_inner().user_id;
+        crate::linking::link_provider(&rqctx.context().store, &caller, id, body.into_inner()).await?;
+        Ok(HttpResponseUpdatedNoContent())
     }
 }
 

@@ -24,10 +24,6 @@ use serde_json::Value;
 
 /// Reference operations (`METHOD path`) this service does not serve yet.
 const NOT_YET_SERVED: &[&str] = &[
-    "POST /api-user-provider/{provider_id}/link-token",
-    "POST /api-user/{user_id}/link",
-    "POST /login/magic/{channel}/exchange",
-    "POST /login/magic/{channel}/send",
     "GET /login/oauth/{provider}/code/authorize",
     "GET /login/oauth/{provider}/code/callback",
     "POST /login/oauth/{provider}/code/token",
@@ -35,20 +31,6 @@ const NOT_YET_SERVED: &[&str] = &[
     "POST /login/oauth/{provider}/device",
     "POST /login/oauth/{provider}/device/exchange",
     "GET /login/oauth/{provider}/public-pkce",
-    "GET /magic/client",
-    "POST /magic/client",
-    "GET /magic/client/{client_id}",
-    "POST /magic/client/{client_id}/redirect_uri",
-    "DELETE /magic/client/{client_id}/redirect_uri/{redirect_uri_id}",
-    "POST /magic/client/{client_id}/secret",
-    "DELETE /magic/client/{client_id}/secret/{secret_id}",
-    "GET /oauth/client",
-    "POST /oauth/client",
-    "GET /oauth/client/{client_id}",
-    "POST /oauth/client/{client_id}/redirect_uri",
-    "DELETE /oauth/client/{client_id}/redirect_uri/{redirect_uri_id}",
-    "POST /oauth/client/{client_id}/secret",
-    "DELETE /oauth/client/{client_id}/secret/{secret_id}",
 ];
 
 /// Differences that no client of the reference can notice, each with the reason.

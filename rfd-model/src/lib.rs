@@ -8,14 +8,19 @@
 //! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
 //! - [`search`]: full-text search over RFD sections (PostgreSQL or Meilisearch);
 //! - [`storage`]: blob storage (a local directory or Google Cloud Storage) for images and PDFs;
-//! - [`config`]: configuration loading shared by the binaries.
+//! - [`config`]: configuration loading shared by the binaries;
+//! - [`clients`], [`magic_link`], [`linking`]: OAuth and magic-link clients, magic-link
+//!   attempts and account-link requests.
 
 pub mod auth;
+pub mod clients;
 pub mod config;
 pub mod db;
 pub mod discussion;
 pub mod document;
 pub mod error;
+pub mod linking;
+pub mod magic_link;
 pub mod migrations;
 pub mod processing;
 pub mod queue;

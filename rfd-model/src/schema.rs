@@ -475,3 +475,23 @@ diesel::table! {
 
 diesel::joinable!(rfd_discussion -> rfd_revision (rfd_revision_id));
 diesel::joinable!(rfd_discussion_comment -> rfd_discussion (rfd_revision_id));
+
+// Magic-link sign-in attempts (migration 2026-11-29-000060_magic_link).
+
+diesel::table! {
+    magic_link_attempt (id) {
+        id -> Uuid,
+        attempt_state -> Varchar,
+        magic_link_client_id -> Uuid,
+        medium -> Varchar,
+        channel -> Varchar,
+        recipient -> Varchar,
+        redirect_uri -> Varchar,
+        scope -> Varchar,
+        nonce_hash -> Bytea,
+        error -> Nullable<Varchar>,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
