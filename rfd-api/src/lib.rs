@@ -13,4 +13,5 @@ pub mod error;
 pub mod intake;
 pub mod permissions;
 pub mod server;
+pub mod trigger;
 pub mod webhook;

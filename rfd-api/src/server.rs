@@ -36,6 +36,8 @@ pub struct ApiContext {
     pub keys: Arc<Keys>,
     /// Records webhook deliveries in batches (group commit).
     pub intake: crate::intake::Intake,
+    /// Wrong trigger ids per address (`POST /trigger/{id}`).
+    pub trigger_backoff: crate::trigger::Backoff,
 }
 
 /// The server-side implementation of the API trait.
@@ -363,6 +365,16 @@ impl RfdApi for RfdApiImpl {
             mappers::delete(&rqctx.context().store, &caller, path.into_inner().mapper_id).await?,
         ))
     }
+
+    // ---- gitsource ----
+
+    async fn trigger(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::trigger::TriggerPath>,
+        body: TypedBody<crate::trigger::TriggerRequest>,
+    ) -> Result<dropshot::HttpResponseAccepted<crate::api::WebhookOutcome>, HttpError> {
+        crate::trigger::receive(rqctx, path.into_inner().trigger_id, body).await
+    }
 }
 
 /// The API description with our implementation behind it.
@@ -390,6 +402,7 @@ pub fn context_with_keys(config: ApiConfig, keys: Keys) -> ApiContext {
     let store = Store::new(pool);
     ApiContext {
         intake: crate::intake::Intake::new(store.clone()),
+        trigger_backoff: crate::trigger::Backoff::new(&config.trigger),
         store,
         keys: Arc::new(keys),
         config: Arc::new(config),

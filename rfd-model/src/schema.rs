@@ -433,3 +433,13 @@ diesel::table! {
 }
 
 diesel::joinable!(rfd_asset -> rfd_revision (rfd_revision_id));
+
+// The trigger id's hash (migration 2026-11-29-000070_trigger).
+
+diesel::table! {
+    trigger_secret (id) {
+        id -> Int2,
+        hash -> Bytea,
+        rotated_at -> Timestamptz,
+    }
+}
