@@ -17,6 +17,7 @@ pub mod error;
 pub mod migrations;
 pub mod processing;
 pub mod queue;
+pub mod rfd_read;
 pub mod schema;
 pub mod search;
 pub mod source;
