@@ -715,6 +715,19 @@ pub trait RfdApi {
         path: Path<UserPath>,
         body: TypedBody<crate::linking::ApiUserProviderLinkPayload>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+    // ---- gitsource ----
+
+    /// A git server's post-receive hook reports the refs a push moved (one or a list of
+    /// `{ref, before, after}`); each moved default or `NNNN` branch is queued for the
+    /// processor to reconcile. Disabled unless `[trigger] enabled`; a wrong, rotated or
+    /// unset id answers 404 like an unknown path, and repeated wrong ids lock the address
+    /// out for a while.
+    #[endpoint { method = POST, path = "/trigger/{trigger_id}", tags = ["hidden"] }]
+    async fn trigger(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::trigger::TriggerPath>,
+        body: TypedBody<crate::trigger::TriggerRequest>,
+    ) -> Result<dropshot::HttpResponseAccepted<WebhookOutcome>, HttpError>;
 }
 
 /// The OpenAPI document of the API, as committed in `openapi/rfd-api.json`.

@@ -25,7 +25,7 @@ pub struct ApiConfig {
     /// GitHub webhook verification.
     #[serde(default)]
     pub webhook: WebhookSection,
-    /// The RFD repository.
+    /// The RFD repository (`[source]`, shared with the processor).
     #[serde(default)]
     pub source: SourceSection,
     /// Access tokens (JWTs) and their keys.
@@ -52,6 +52,10 @@ pub struct ApiConfig {
     /// The directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub config_dir: PathBuf,
+    // ---- gitsource ----
+    /// `POST /trigger/{id}` for git servers' post-receive hooks.
+    #[serde(default)]
+    pub trigger: crate::trigger::TriggerSection,
 }
 
 /// `[jwt]`
@@ -96,19 +100,9 @@ pub struct AuthSection {
     pub oauth_clients: Vec<crate::clients::ConfiguredOAuthClient>,
 }
 
-/// `[source]`
-#[derive(Debug, Deserialize)]
-#[serde(default)]
-pub struct SourceSection {
-    /// The directory of the repository holding one folder per RFD (`rfd/0123/…`).
-    pub rfd_dir: String,
-}
-
-impl Default for SourceSection {
-    fn default() -> Self {
-        Self { rfd_dir: "rfd".into() }
-    }
-}
+/// `[source]`: the one section both binaries read the repository from (`rfd_dir` is
+/// the one key for the RFD folder).
+pub use rfd_model::source::SourceSection;
 
 /// `[api]`
 #[derive(Debug, Deserialize)]

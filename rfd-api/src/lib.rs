@@ -19,4 +19,5 @@ pub mod permissions;
 pub mod rfd;
 pub mod server;
 pub mod source;
+pub mod trigger;
 pub mod webhook;

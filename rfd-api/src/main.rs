@@ -38,6 +38,17 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// The trigger of git servers' post-receive hooks (POST /trigger/{id}).
+    Trigger {
+        #[command(subcommand)]
+        command: TriggerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TriggerCommand {
+    /// Make a new trigger id and print it once; the old id stops working at once.
+    Rotate,
 }
 
 #[tokio::main]
@@ -87,6 +98,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(load(cli.config)?).await,
+        Command::Trigger { command: TriggerCommand::Rotate } => {
+            let config = load(cli.config)?;
+            rfd_model::config::init_logging(config.log_format);
+            let url = config.database_url.expose_secret().to_string();
+            rfd_model::migrations::migrate(&url).await?;
+            let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
+            let id = rfd_api::trigger::rotate(&store).await.context("storing the new trigger id")?;
+            if !config.trigger.enabled {
+                eprintln!(
+                    "note: [trigger] enabled = false in this config; the endpoint answers 404 until it is true"
+                );
+            }
+            // The id goes to standard output only, once; logs never carry it.
+            println!("{}", id.value);
+            Ok(())
+        }
     }
 }
 
@@ -122,6 +149,20 @@ async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     if !config.auth.oauth_clients.is_empty() {
         let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
         rfd_api::clients::ensure_configured(&store, &config).await?;
+    }
+    if config.trigger.enabled {
+        anyhow::ensure!(
+            config.source.location().is_some(),
+            "[trigger] enabled needs a [source] with `kind` (and `path` or `url` for git, `owner` and `repository` for github)"
+        );
+        let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));
+        match store.trigger_hash().await {
+            Ok(Some(_)) => tracing::info!("trigger enabled: POST /trigger/{{id}} (git post-receive hooks)"),
+            Ok(None) => tracing::warn!(
+                "trigger enabled but no id is set: run `rfd-api --config FILE trigger rotate` to make one"
+            ),
+            Err(err) => tracing::warn!(error = %err, "trigger enabled; its id could not be checked"),
+        }
     }
     let server = rfd_api::server::start(rfd_api::server::context_with_keys(config, keys))?;
     tracing::info!(address = %server.local_addr(), "rfd-api listening");

@@ -50,6 +50,9 @@ pub struct ApiContext {
     pub source: crate::source::ApiSource,
     /// The search index and local storage the RFD read endpoints use.
     pub rfd_read: crate::rfd::read::ReadServices,
+
+    /// Wrong trigger ids per address (`POST /trigger/{id}`).
+    pub trigger_backoff: crate::trigger::Backoff,
 }
 
 /// The server-side implementation of the API trait.
@@ -793,6 +796,14 @@ impl RfdApi for RfdApiImpl {
         let id = path.into_inner().user_id;
         crate::linking::link_provider(&rqctx.context().store, &caller, id, body.into_inner()).await?;
         Ok(HttpResponseUpdatedNoContent())
+    // ---- gitsource ----
+
+    async fn trigger(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::trigger::TriggerPath>,
+        body: TypedBody<crate::trigger::TriggerRequest>,
+    ) -> Result<dropshot::HttpResponseAccepted<crate::api::WebhookOutcome>, HttpError> {
+        crate::trigger::receive(rqctx, path.into_inner().trigger_id, body).await
     }
 }
 
@@ -823,6 +834,7 @@ pub fn context_with_keys(config: ApiConfig, keys: Keys) -> ApiContext {
         rfd_read: crate::rfd::read::ReadServices::from_config(&config, &store),
         intake: crate::intake::Intake::new(store.clone()),
         source: crate::source::ApiSource::from_config(&config),
+        trigger_backoff: crate::trigger::Backoff::new(&config.trigger),
         store,
         keys: Arc::new(keys),
         config: Arc::new(config),

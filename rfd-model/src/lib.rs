@@ -30,6 +30,7 @@ pub mod search;
 pub mod source;
 pub mod storage;
 pub mod store;
+pub mod trigger;
 pub mod types;
 
 pub use db::{DbPool, PoolSettings};

@@ -495,3 +495,13 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+// The trigger id's hash (migration 2026-11-29-000070_trigger).
+
+diesel::table! {
+    trigger_secret (id) {
+        id -> Int2,
+        hash -> Bytea,
+        rotated_at -> Timestamptz,
+    }
+}

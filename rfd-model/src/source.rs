@@ -298,6 +298,154 @@ pub trait PullRequestHost: Send + Sync {
     async fn pull_request_comments(&self, number: i64) -> SourceResult<Vec<PullRequestComment>>;
 }
 
+// ---- The `[source]` section (gitsource) ----
+
+/// Which kind of repository holds the RFDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A plain git repository: a local path, or a URL `git` can fetch into a local mirror.
+    Git,
+    /// A repository on GitHub (or GitHub Enterprise), with pull requests.
+    Github,
+}
+
+/// A URL with any `user:password@` removed, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            match path {
+                Some(path) => format!("{scheme}://{host}/{path}"),
+                None => format!("{scheme}://{host}"),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// `[source]` in the config file, read by both binaries: which repository holds the RFDs
+/// and where in it they are. `rfd_dir` is the one key for the RFD folder (the API plans
+/// webhook pushes with it, the processor reads with it).
+///
+/// ```toml
+/// [source]
+/// kind = "git"
+/// path = "/srv/git/rfd.git"      # or: url = "https://git.example.com/rfd.git"
+/// default_branch = "main"
+/// rfd_dir = "rfd"
+/// ```
+///
+/// `kind = "github"` takes the keys of the GitHub source (`owner`, `repository`,
+/// `api_url`, `auth`, `retry`) in this same section; they are kept in [`Self::other`] and
+/// checked by the processor, which builds the source.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct SourceSection {
+    /// `git` or `github`; unset keeps the older layout (a `[github]` section) working.
+    pub kind: Option<SourceKind>,
+    /// The folder holding one folder per RFD (`rfd/0123/README.adoc`).
+    pub rfd_dir: String,
+    /// The branch RFDs are merged into.
+    pub default_branch: String,
+    /// Who owns the repository: the organisation on GitHub; for plain git a label kept
+    /// with every job (`git` unless set).
+    pub owner: Option<String>,
+    /// The repository's name: required on GitHub; for plain git the last part of `path`
+    /// or `url` without `.git` unless set.
+    pub repository: Option<String>,
+    /// Plain git: the repository on this machine (bare or not), read and written in place.
+    pub path: Option<std::path::PathBuf>,
+    /// Plain git: a URL `git` can fetch from and push to; read through a local mirror.
+    /// Put credentials in a git credential helper, not here: it is never logged, but it is
+    /// passed to `git` on its command line.
+    pub url: Option<String>,
+    /// Plain git with `url`: where the local mirror lives (`target/rfd-git-mirror/<repository>.git`).
+    pub mirror_dir: Option<std::path::PathBuf>,
+    /// Plain git: the name and email of commits the platform writes.
+    pub committer_name: String,
+    /// See `committer_name`.
+    pub committer_email: String,
+    /// Every other key (the GitHub source's), checked by whoever uses it.
+    #[serde(flatten)]
+    pub other: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for SourceSection {
+    fn default() -> Self {
+        Self {
+            kind: None,
+            rfd_dir: "rfd".into(),
+            default_branch: "main".into(),
+            owner: None,
+            repository: None,
+            path: None,
+            url: None,
+            mirror_dir: None,
+            committer_name: "rfd-processor".into(),
+            committer_email: "rfd-processor@localhost".into(),
+            other: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SourceSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `url` may carry credentials, and the GitHub keys a token: neither is printed.
+        f.debug_struct("SourceSection")
+            .field("kind", &self.kind)
+            .field("rfd_dir", &self.rfd_dir)
+            .field("default_branch", &self.default_branch)
+            .field("owner", &self.owner)
+            .field("repository", &self.repository)
+            .field("path", &self.path)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("mirror_dir", &self.mirror_dir)
+            .field("other_keys", &self.other.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SourceSection {
+    /// The repository as jobs name it, for a configured `kind`; `None` without one. The
+    /// API names the jobs of a trigger with it, the processor reads with it.
+    pub fn location(&self) -> Option<SourceLocation> {
+        let (owner, repository) = match self.kind? {
+            SourceKind::Github => (self.owner.clone()?, self.repository.clone()?),
+            SourceKind::Git => {
+                let owner = self.owner.clone().unwrap_or_else(|| "git".into());
+                let repository = match &self.repository {
+                    Some(name) => name.clone(),
+                    None => repository_name(
+                        self.path
+                            .as_ref()
+                            .map(|p| p.to_string_lossy().into_owned())
+                            .or(self.url.clone())?
+                            .as_str(),
+                    ),
+                };
+                (owner, repository)
+            }
+        };
+        Some(SourceLocation {
+            owner,
+            repository,
+            default_branch: self.default_branch.clone(),
+            rfd_dir: self.rfd_dir.trim_matches('/').to_string(),
+        })
+    }
+}
+
+/// The name of a repository from its path or URL: the last segment without `.git`
+/// (`/srv/git/rfd.git` → `rfd`, `https://h/acme/rfd` → `rfd`).
+pub fn repository_name(path_or_url: &str) -> String {
+    let trimmed = path_or_url.trim_end_matches(['/', '\\']);
+    let last = trimmed.rsplit(['/', '\\', ':']).next().unwrap_or(trimmed);
+    let name = last.strip_suffix(".git").unwrap_or(last);
+    if name.is_empty() { "rfd".into() } else { name.to_string() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +471,25 @@ mod tests {
         };
         assert_eq!(location.rfd_path(7), "rfd/0007");
         assert_eq!(location.rfd_path(12345), "rfd/12345");
+    }
+
+    #[test]
+    fn git_sections_name_their_repository() {
+        assert_eq!(repository_name("/srv/git/rfd.git"), "rfd");
+        assert_eq!(repository_name("https://git.example.com/acme/designs.git/"), "designs");
+        assert_eq!(repository_name("git@host:acme/rfd"), "rfd");
+        let section = SourceSection {
+            kind: Some(SourceKind::Git),
+            path: Some("/srv/git/docs.git".into()),
+            ..SourceSection::default()
+        };
+        let location = section.location();
+        assert_eq!(
+            location.as_ref().map(|l| (l.owner.as_str(), l.repository.as_str())),
+            Some(("git", "docs"))
+        );
+        assert!(SourceSection::default().location().is_none(), "no kind, no location");
+        let github = SourceSection { kind: Some(SourceKind::Github), ..SourceSection::default() };
+        assert!(github.location().is_none(), "GitHub needs owner and repository");
     }
 }

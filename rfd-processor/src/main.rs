@@ -135,12 +135,7 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
     }
     let store = Store::new(rfd_model::db::pool(&url, &config.database));
     let search = config.search.open(&store).context("setting up search ([search])")?;
-    let source: Option<Arc<dyn RfdSource>> = match &config.github {
-        Some(github) => Some(Arc::new(
-            rfd_github::GitHubSource::new(github).context("setting up the GitHub client ([github])")?,
-        )),
-        None => None,
-    };
+    let source: Option<Arc<dyn RfdSource>> = config.open_source().await?;
     let storage = config.storage.open().await.context("setting up storage ([storage])")?;
     let processor = match (&source, config.pipeline.mode) {
         (_, UpdateMode::Skip) => {
@@ -167,7 +162,7 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
         }
         (None, _) => {
             tracing::error!(
-                "no RFD source is configured ([github]): jobs will fail and wait in the queue until it is"
+                "no RFD source is configured ([source] kind): jobs will fail and wait in the queue until it is"
             );
             JobProcessor::Unconfigured
         }
@@ -197,12 +192,10 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
 }
 
 async fn scan_once(config: ProcessorConfig) -> anyhow::Result<()> {
-    let github = config.github.as_ref().context("scanning needs a [github] section in the config file")?;
+    let source = config.open_source().await?.context("scanning needs a [source] section with `kind`")?;
     let url = config.database_url.expose_secret().to_string();
     rfd_model::migrations::migrate_when_ready(&url).await?;
     let store = Store::new(rfd_model::db::pool(&url, &config.database));
-    let source: Arc<dyn RfdSource> =
-        Arc::new(rfd_github::GitHubSource::new(github).context("setting up the GitHub client ([github])")?);
     let report = Scanner::new(store, source, config.scanner.clone(), url).scan().await?;
     if report.skipped {
         println!("another processor is scanning right now; nothing done");

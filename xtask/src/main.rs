@@ -1,5 +1,7 @@
 //! `cargo xtask …`: developer tasks.
 
+mod demo_rfds;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -19,12 +21,10 @@ struct Cli {
 enum Task {
     /// Start the platform on its embedded defaults and show it working.
     Demo {
-        /// Exit (stopping everything) once the platform is up, instead of running until Ctrl-C.
+        /// Exit (stopping everything) once the RFDs are listed and searchable, instead of
+        /// running until Ctrl-C.
         #[arg(long)]
         exit_when_ready: bool,
-        /// Config file to run with.
-        #[arg(long, default_value = "config.example.toml")]
-        config: PathBuf,
     },
     /// Regenerate openapi/rfd-api.json from the API description.
     Openapi,
@@ -69,7 +69,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {}", path.display());
             Ok(())
         }
-        Task::Demo { exit_when_ready, config } => demo(&config, exit_when_ready).await,
+        Task::Demo { exit_when_ready } => demo(exit_when_ready).await,
         Task::Generate { spec, fill_from, no_fill } => generate(&spec, (!no_fill).then_some(&*fill_from)),
     }
 }
@@ -108,40 +108,113 @@ fn generate(spec: &Path, fill_from: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo(config_path: &Path, exit_when_ready: bool) -> anyhow::Result<()> {
+/// Where the demo keeps its repository, config and storage (recreated on every run).
+const DEMO_DIR: &str = "target/rfd-demo";
+
+/// The demo's database (dropped and recreated on every run, so it starts empty).
+const DEMO_DATABASE: &str = "rfd_demo";
+
+async fn demo(exit_when_ready: bool) -> anyhow::Result<()> {
     let server = rfd_devdb::server().await?;
-    let database_url = server.ensure_database("rfd").await?;
+    server.drop_database(DEMO_DATABASE).await?;
+    let database_url = server.ensure_database(DEMO_DATABASE).await?;
     println!("==> PostgreSQL: {}", rfd_devdb::redact(&database_url));
 
+    println!("==> building rfd-api, rfd-processor and rfd-cli");
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "rfd-api", "-p", "rfd-processor"])
+        .args(["build", "--quiet", "-p", "rfd-api", "-p", "rfd-processor", "-p", "rfd-cli"])
         .status()
         .context("run cargo build")?;
     if !status.success() {
-        bail!("building rfd-api and rfd-processor failed");
+        bail!("building rfd-api, rfd-processor and rfd-cli failed");
     }
-    // SAFETY of the environment: DATABASE_URL reaches only the children we start.
-    let api_config = {
-        // The config is read the way rfd-api reads it, with our database in place.
-        let mut config = rfd_api::config::ApiConfig::load(config_path)?;
-        config.database_url = database_url.clone().into();
-        config
-    };
-    let address = api_config.api.address;
     let bin = rfd_devdb::target_dir().join("debug");
-    let mut api = spawn(&bin.join("rfd-api"), config_path, &database_url)?;
-    let mut processor = spawn(&bin.join("rfd-processor"), config_path, &database_url)?;
 
-    let health_url = format!("http://{address}/health");
-    let result = wait_healthy(&health_url, &mut api, &mut processor).await;
+    // A git server of our own: a bare repository people push to, and a clone they push from.
+    let dir = std::env::current_dir()?.join(DEMO_DIR);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let bare = dir.join("rfd.git");
+    let work = dir.join("work");
+    git(&dir, &["init", "--quiet", "--bare", "--initial-branch=main", "rfd.git"])?;
+    git(&dir, &["clone", "--quiet", "rfd.git", "work"])?;
+    git(&work, &["checkout", "--quiet", "-B", "main"])?;
+    write_files(&work, demo_rfds::INITIAL)?;
+    git(&work, &["add", "-A"])?;
+    git(&work, &["commit", "--quiet", "-m", "Five RFDs"])?;
+    git(&work, &["push", "--quiet", "origin", "main"])?;
+    println!(
+        "==> git repository {} with RFDs 1-5 (AsciiDoc and Markdown, one with an image)",
+        bare.display()
+    );
+
+    let address = free_address()?;
+    let config_path = dir.join("rfd.toml");
+    std::fs::write(&config_path, demo_config(&database_url, address, &bare, &dir))?;
+    println!("==> config {}", config_path.display());
+
+    let admin =
+        run_capture(&bin.join("rfd-api"), &config_path, &["bootstrap", "--force"], &database_url).await?;
+    let api_key = field(&admin, "api_key").context("rfd-api bootstrap printed no api_key")?;
+    let trigger_id =
+        run_capture(&bin.join("rfd-api"), &config_path, &["trigger", "rotate"], &database_url).await?;
+    let trigger_id = trigger_id.trim().to_string();
+    let hook = bare.join("hooks/post-receive");
+    std::fs::copy("deploy/hooks/post-receive", &hook).context("installing the post-receive hook")?;
+    make_executable(&hook)?;
+    let api_url = format!("http://{address}");
+    git(&bare, &["config", "rfd.triggerUrl", &api_url])?;
+    git(&bare, &["config", "rfd.triggerId", &trigger_id])?;
+    println!("==> post-receive hook installed (deploy/hooks/post-receive → {})", hook.display());
+
+    let mut api = spawn(&bin.join("rfd-api"), &config_path, &database_url, &dir.join("rfd-api.log"))?;
+    let mut processor =
+        spawn(&bin.join("rfd-processor"), &config_path, &database_url, &dir.join("rfd-processor.log"))?;
+    println!("==> logs: {}/rfd-api.log, {}/rfd-processor.log", DEMO_DIR, DEMO_DIR);
+    let result = async {
+        wait_healthy(&format!("{api_url}/health"), &mut api, &mut processor).await?;
+        println!("==> rfd-api listening on {api_url}; rfd-processor running (its scanner finds RFDs 1-5)");
+
+        write_files(&work, demo_rfds::PUSHED)?;
+        git(&work, &["add", "-A"])?;
+        git(&work, &["commit", "--quiet", "-m", "RFD 6: plain git as the RFD source"])?;
+        println!("==> git push (RFD 6); the hook tells the platform:");
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&work)
+            .args(["push", "origin", "main"])
+            .output()
+            .context("git push")?;
+        for line in String::from_utf8_lossy(&output.stderr).lines().filter(|l| l.contains("rfd:")) {
+            println!("    {line}");
+        }
+        if !output.status.success() {
+            bail!("git push failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        wait_listed_and_searchable(&api_url, &api_key, &mut api, &mut processor).await
+    }
+    .await;
     if let Err(err) = result {
         stop(&mut api).await;
         stop(&mut processor).await;
         return Err(err);
     }
-    println!("==> rfd-api listening on http://{address}");
-    println!("==> rfd-processor running and waiting for work");
-    println!("==> GET {health_url}: 200 (database up)");
+
+    let cli = bin.join("rfd-cli");
+    let cli = cli.strip_prefix(std::env::current_dir()?).unwrap_or(&cli).display().to_string();
+    let env = format!("RFD_HOST={api_url} RFD_TOKEN={api_key}");
+    println!("==> RFDs listed and searchable");
+    println!();
+    println!("  API:           {api_url}");
+    println!("  admin API key: {api_key}");
+    println!("  repository:    git clone {}   (push to it: the hook triggers the platform)", bare.display());
+    println!();
+    println!("  {env} {cli} list");
+    println!("  {env} {cli} search {}", demo_rfds::SEARCH_WORD);
+    println!("  {env} {cli} view 6");
+    println!();
     if exit_when_ready {
         println!("==> stopping (--exit-when-ready)");
     } else {
@@ -157,12 +230,196 @@ async fn demo(config_path: &Path, exit_when_ready: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn(binary: &Path, config: &Path, database_url: &str) -> anyhow::Result<Child> {
+/// The demo's config: the embedded defaults, plus the plain git source, the trigger, and
+/// storage inside the demo directory.
+fn demo_config(database_url: &str, address: std::net::SocketAddr, bare: &Path, dir: &Path) -> String {
+    format!(
+        "# Written by `cargo xtask demo`: the embedded defaults plus what the demo needs.\n\
+         database_url = \"{database_url}\"\n\n\
+         [api]\naddress = \"{address}\"\n\n\
+         [source]\nkind = \"git\"\npath = \"{bare}\"\ndefault_branch = \"main\"\nrfd_dir = \"rfd\"\n\n\
+         [trigger]\nenabled = true\n\n\
+         [scanner]\ninterval_secs = 60\n\n\
+         [storage]\nbackend = \"local\"\ndir = \"{storage}\"\npublic_url = \"http://{address}/storage\"\n",
+        bare = bare.display(),
+        storage = dir.join("storage").display(),
+    )
+}
+
+/// 127.0.0.1:8080 if it is free, else any free port (several demos may run at once).
+fn free_address() -> anyhow::Result<std::net::SocketAddr> {
+    let preferred = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+    if std::net::TcpListener::bind(preferred).is_ok() {
+        return Ok(preferred);
+    }
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "RFD demo")
+        .env("GIT_AUTHOR_EMAIL", "demo@example.com")
+        .env("GIT_COMMITTER_NAME", "RFD demo")
+        .env("GIT_COMMITTER_EMAIL", "demo@example.com")
+        .output()
+        .context("run git (is it installed?)")?;
+    if !output.status.success() {
+        bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(())
+}
+
+fn write_files(root: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
+    for (path, content) in files {
+        let path = root.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn make_executable(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut permissions = std::fs::metadata(path)?.permissions();
+        permissions.set_mode(0o755);
+        std::fs::set_permissions(path, permissions)?;
+    }
+    Ok(())
+}
+
+/// Runs `binary --config CONFIG ARGS…` to completion and returns its standard output.
+async fn run_capture(
+    binary: &Path,
+    config: &Path,
+    args: &[&str],
+    database_url: &str,
+) -> anyhow::Result<String> {
+    let output = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("run {} {}", binary.display(), args.join(" ")))?;
+    if !output.status.success() {
+        bail!(
+            "{} {} failed: {}",
+            binary.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The value of a `key: value` line.
+fn field(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| line.strip_prefix(&format!("{key}: ")).map(|v| v.trim().to_string()))
+}
+
+/// Waits until every demo RFD is listed by `GET /rfd` and the search word finds RFD 6
+/// through `GET /rfd-search`, both with the admin key.
+async fn wait_listed_and_searchable(
+    api_url: &str,
+    api_key: &str,
+    api: &mut Child,
+    processor: &mut Child,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut last = String::from("nothing yet");
+    loop {
+        if let Some(status) = api.try_wait()? {
+            bail!("rfd-api exited early: {status}");
+        }
+        if let Some(status) = processor.try_wait()? {
+            bail!("rfd-processor exited early: {status}");
+        }
+        match listed_and_found(&client, api_url, api_key).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(err) => last = format!("{err:#}"),
+        }
+        if Instant::now() > deadline {
+            bail!("the RFDs were not listed and searchable within 180 s (last: {last})");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn listed_and_found(client: &reqwest::Client, api_url: &str, api_key: &str) -> anyhow::Result<bool> {
+    let listed = client.get(format!("{api_url}/rfd")).bearer_auth(api_key).send().await?;
+    if listed.status() == reqwest::StatusCode::NOT_FOUND {
+        // A build without the RFD endpoints yet: every RFD's job has succeeded instead.
+        return all_jobs_succeeded(client, api_url, api_key).await;
+    }
+    let listed: serde_json::Value = listed.error_for_status()?.json().await?;
+    let numbers: Vec<i64> = listed
+        .as_array()
+        .map(|rfds| rfds.iter().filter_map(|rfd| rfd["rfd_number"].as_i64()).collect())
+        .unwrap_or_default();
+    if !demo_rfds::NUMBERS.iter().all(|n| numbers.contains(&i64::from(*n))) {
+        return Ok(false);
+    }
+    let found = client
+        .get(format!("{api_url}/rfd-search"))
+        .query(&[("q", demo_rfds::SEARCH_WORD)])
+        .bearer_auth(api_key)
+        .send()
+        .await?;
+    if found.status() == reqwest::StatusCode::NOT_FOUND {
+        println!("==> (GET /rfd-search is not served by this build; the RFDs are indexed by the processor)");
+        return Ok(true);
+    }
+    let found: serde_json::Value = found.error_for_status()?.json().await?;
+    let hits = found["hits"].as_array().map(Vec::len).unwrap_or(0);
+    Ok(hits > 0)
+}
+
+/// Whether every demo RFD has a job that succeeded (`GET /job?rfd=N`).
+async fn all_jobs_succeeded(client: &reqwest::Client, api_url: &str, api_key: &str) -> anyhow::Result<bool> {
+    for number in demo_rfds::NUMBERS {
+        let jobs: serde_json::Value = client
+            .get(format!("{api_url}/job"))
+            .query(&[("rfd", number.to_string())])
+            .bearer_auth(api_key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let done = jobs.as_array().is_some_and(|jobs| {
+            jobs.iter()
+                .any(|job| job["processed"] == serde_json::Value::Bool(true) || job["state"] == "succeeded")
+        });
+        if !done {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Starts `binary --config CONFIG`, its log going to `log` (the demo's output stays readable).
+fn spawn(binary: &Path, config: &Path, database_url: &str, log: &Path) -> anyhow::Result<Child> {
+    let file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
     Command::new(binary)
         .arg("--config")
         .arg(config)
         .env("DATABASE_URL", database_url)
         .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("start {}", binary.display()))

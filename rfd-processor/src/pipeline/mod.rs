@@ -560,5 +560,5 @@ impl JobHandler for JobProcessor {
 }
 
 fn unconfigured() -> JobError {
-    JobError("no RFD source is configured: add a [github] section to the config file".into())
+    JobError("no RFD source is configured: add a [source] section with `kind` to the config file".into())
 }
