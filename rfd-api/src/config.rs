@@ -76,6 +76,10 @@ pub struct JwtKeyConfig {
 pub struct AuthSection {
     /// A mappers.toml (groups and login mappers) applied at every start.
     pub mappers: Option<PathBuf>,
+    /// `[auth.github]`: login with GitHub (absent: GitHub login is off).
+    pub github: Option<crate::auth::oauth::config::OAuthProviderConfig>,
+    /// `[auth.google]`: login with Google (absent: Google login is off).
+    pub google: Option<crate::auth::oauth::config::OAuthProviderConfig>,
 }
 
 /// `[source]`

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod document;
 pub mod error;
+pub mod login;
 pub mod migrations;
 pub mod processing;
 pub mod queue;
