@@ -15,6 +15,8 @@ pub mod codes {
     pub const INTERNAL: &str = "Internal";
     /// The request is malformed.
     pub const BAD_REQUEST: &str = "BadRequest";
+    /// The RFD repository (the source writes go through) failed in an unexpected way.
+    pub const SOURCE_FAILED: &str = "SourceFailed";
 }
 
 /// Converts a storage error into the answer a client should see. Internal details are
@@ -104,4 +106,41 @@ pub fn bad_request(message: impl Into<String>) -> HttpError {
 /// 409 with a reason.
 pub fn conflict(message: impl Into<String>) -> HttpError {
     HttpError::for_client_error(Some(codes::CONFLICT.into()), ClientErrorStatusCode::CONFLICT, message.into())
+}
+
+/// Converts a failure of the RFD source (the repository writes go to) into the answer a
+/// client should see: 404 for what the repository does not have, 409 when the RFD changed
+/// underneath the write, 503 when the repository is unreachable, rate limited or refuses
+/// the platform's credentials (the details are logged, never returned).
+pub fn source_error(err: rfd_model::source::SourceError) -> HttpError {
+    use rfd_model::source::SourceError;
+    match err {
+        SourceError::NotFound(what) => not_found(&what),
+        SourceError::Conflict(reason) => {
+            tracing::info!(reason = %reason, "write lost a race in the RFD source");
+            conflict("the RFD changed in the repository while it was being written; read it again and retry")
+        }
+        SourceError::Auth(reason) => {
+            tracing::error!(reason = %reason, "the RFD source refused the platform's credentials");
+            unavailable("the RFD repository refused the platform's credentials; retry later")
+        }
+        SourceError::RateLimited { retry_after } => {
+            tracing::warn!(?retry_after, "the RFD source is rate limiting");
+            unavailable("the RFD repository is rate limiting the platform; retry later")
+        }
+        SourceError::Transient(reason) => {
+            tracing::warn!(reason = %reason, "the RFD source is unavailable");
+            unavailable("the RFD repository is unavailable; retry later")
+        }
+        SourceError::Other(reason) => {
+            tracing::error!(reason = %reason, "the RFD source failed");
+            HttpError {
+                status_code: ErrorStatusCode::BAD_GATEWAY,
+                error_code: Some(codes::SOURCE_FAILED.into()),
+                external_message: "the RFD repository answered unexpectedly".into(),
+                internal_message: reason,
+                headers: None,
+            }
+        }
+    }
 }

@@ -107,6 +107,13 @@ async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     if !keys.can_sign() {
         tracing::warn!("no [[jwt.keys]] entry with a private key: access tokens cannot be issued");
     }
+    // A configured source that cannot be used is refused at start, not found on first write.
+    match rfd_api::source::rfd_source(&config)? {
+        Some(source) => {
+            tracing::info!(source.repository = %source.location().repository, "RFD writes enabled")
+        }
+        None => tracing::warn!("no RFD source is configured ([github]): RFD writes answer 503"),
+    }
     if let Some(path) = &config.auth.mappers {
         let path = config.resolve(path);
         let store = rfd_model::Store::new(rfd_model::db::pool(&url, &config.database));

@@ -16,6 +16,7 @@
 //! Targets are printed next to the figures with PASS/MISS; a MISS never fails the
 //! process, a failed correctness check does.
 
+mod list;
 mod search;
 
 use std::collections::{HashMap, HashSet};
@@ -32,7 +33,8 @@ use rfd_api::server::ApiContext;
 use rfd_devdb::TestDatabase;
 use rfd_github::webhook::{Owner, PushCommit, PushEvent, Repository};
 use rfd_model::{JobFilter, JobKind, JobState, NewJob, Page, PoolSettings, Store};
-use rfd_processor::runner::{EmptyPipeline, Runner, RunnerSettings, listen};
+use rfd_processor::pipeline::JobProcessor;
+use rfd_processor::runner::{Runner, RunnerSettings, listen};
 use uuid::Uuid;
 
 /// The webhook secret the in-process API is configured with.
@@ -79,6 +81,15 @@ struct Args {
     /// Queries timed in the search stage.
     #[arg(long, default_value_t = 1000)]
     search_queries: usize,
+    /// The GET /rfd stage: stored RFD counts to measure (`0` skips the stage).
+    #[arg(long, value_delimiter = ',', default_values_t = [200, 5000])]
+    list_rfds: Vec<usize>,
+    /// The GET /rfd stage: most requests per run (each run also stops after 20 s).
+    #[arg(long, default_value_t = 30_000)]
+    list_requests: usize,
+    /// Run only the GET /rfd stage.
+    #[arg(long)]
+    only_list: bool,
 }
 
 #[tokio::main]
@@ -105,6 +116,13 @@ async fn main() -> anyhow::Result<()> {
         println!("  WARNING: this is a debug build; figures are meaningful only with --release");
     }
     println!();
+
+    let list_rfds: Vec<usize> = args.list_rfds.iter().copied().filter(|&n| n > 0).collect();
+    if args.only_list {
+        println!("GET /rfd with {list_rfds:?} RFDs ...");
+        list::run(&list_rfds, args.list_requests, Duration::from_secs(20)).await?.print();
+        return Ok(());
+    }
 
     let mut report = Report::default();
 
@@ -140,6 +158,10 @@ async fn main() -> anyhow::Result<()> {
     if args.search_rfds > 0 {
         println!("[5/5] search: {} generated RFDs, {} queries ...", args.search_rfds, args.search_queries);
         search::run(args.search_rfds, args.search_queries).await?.print();
+    }
+    if !list_rfds.is_empty() {
+        println!("GET /rfd with {list_rfds:?} RFDs ...");
+        list::run(&list_rfds, args.list_requests, Duration::from_secs(20)).await?.print();
     }
     Ok(())
 }
@@ -558,7 +580,7 @@ async fn webhook_to_start(args: &Args) -> anyhow::Result<ToStartResult> {
         poll_interval_ms: 5000,
         ..Default::default()
     };
-    let runner = Runner::new(store.clone(), EmptyPipeline, settings, "bench-latency".into());
+    let runner = Runner::new(store.clone(), JobProcessor::Skip, settings, "bench-latency".into());
     let listener = tokio::spawn(listen(db.url.clone(), runner.waker()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runner.run(async move {
@@ -769,7 +791,7 @@ async fn queue_runner(args: &Args) -> anyhow::Result<QueueResult> {
     let enqueue_elapsed = enqueue_jobs(&store, args.jobs).await?;
 
     let settings = RunnerSettings { concurrency: args.workers, poll_interval_ms: 5000, ..Default::default() };
-    let runner = Runner::new(store.clone(), EmptyPipeline, settings, "bench-runner".into());
+    let runner = Runner::new(store.clone(), JobProcessor::Skip, settings, "bench-runner".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let cpu_before = CpuSample::now();
     let running = tokio::spawn(runner.run(async move {

@@ -3,6 +3,7 @@
 //!
 //! [`FakeGitHub::start`] serves the endpoints the RFD platform uses (repository, branches,
 //! git trees, blobs and commits, contents, commits by path, refs, pull requests, labels,
+//! pull request comments (conversation and review),
 //! app installation tokens) in GitHub's response shapes, Link headers for pagination and
 //! rate-limit headers included. Reads and writes go to the repository through the `git`
 //! CLI, so a `PUT /contents/{path}` makes a real commit on the branch. Pull requests and
@@ -134,6 +135,34 @@ pub struct FakePullRequest {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A comment on a pull request held by the fake: in its conversation (`review: false`,
+/// GitHub's issue comments) or on a line of its diff (`review: true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeComment {
+    /// Its id (unique across both kinds, as on GitHub).
+    pub id: i64,
+    /// The pull request.
+    pub pull: i64,
+    /// Whether it is a review comment.
+    pub review: bool,
+    /// The author's login.
+    pub author: String,
+    /// Text.
+    pub body: String,
+    /// Review comments: the file.
+    pub path: Option<String>,
+    /// Review comments: the line.
+    pub line: Option<i64>,
+    /// Review comments: the commit.
+    pub commit_id: Option<String>,
+    /// Review comments: the comment answered.
+    pub in_reply_to: Option<i64>,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// When it was last edited.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// An answer to give instead of serving a request.
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
@@ -158,6 +187,8 @@ pub(crate) struct State {
     pub minted_tokens: Vec<String>,
     pub rate_limit_remaining: u64,
     pub labels_seen: BTreeSet<String>,
+    pub comments: Vec<FakeComment>,
+    pub next_comment_id: i64,
 }
 
 pub(crate) struct Shared {
@@ -172,6 +203,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Stores a comment under a fresh id; returns the id.
+    pub(crate) fn add_comment(&self, mut comment: FakeComment) -> i64 {
+        let mut state = self.state();
+        comment.id = state.next_comment_id;
+        state.next_comment_id += 1;
+        let id = comment.id;
+        state.comments.push(comment);
+        id
+    }
+
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock must not poison the others' view.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -213,7 +254,12 @@ impl FakeGitHub {
             repo: repo.into(),
             default_branch,
             base_url: format!("http://{addr}"),
-            state: Mutex::new(State { next_number: 1, rate_limit_remaining: 5000, ..State::default() }),
+            state: Mutex::new(State {
+                next_number: 1,
+                rate_limit_remaining: 5000,
+                next_comment_id: 1001,
+                ..State::default()
+            }),
             write_lock: tokio::sync::Mutex::new(()),
         });
         let server = tokio::spawn(serve(listener, shared.clone()));
@@ -334,6 +380,55 @@ impl FakeGitHub {
             updated_at: now,
         });
         number
+    }
+
+    /// Adds a comment to the conversation of pull request `pull` (as if `author` wrote it
+    /// on GitHub); returns its id.
+    pub fn add_issue_comment(&self, pull: i64, author: &str, body: &str) -> i64 {
+        self.shared.add_comment(FakeComment {
+            id: 0,
+            pull,
+            review: false,
+            author: author.to_string(),
+            body: body.to_string(),
+            path: None,
+            line: None,
+            commit_id: None,
+            in_reply_to: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        })
+    }
+
+    /// Adds a review comment on `path` line `line` at `commit` to pull request `pull`;
+    /// returns its id.
+    pub fn add_review_comment(
+        &self,
+        pull: i64,
+        author: &str,
+        body: &str,
+        path: &str,
+        line: i64,
+        commit: &str,
+    ) -> i64 {
+        self.shared.add_comment(FakeComment {
+            id: 0,
+            pull,
+            review: true,
+            author: author.to_string(),
+            body: body.to_string(),
+            path: Some(path.to_string()),
+            line: Some(line),
+            commit_id: Some(commit.to_string()),
+            in_reply_to: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        })
+    }
+
+    /// Every comment, in the order they were written.
+    pub fn comments(&self) -> Vec<FakeComment> {
+        self.shared.state().comments.clone()
     }
 
     /// Closes pull request `number`, merged or not. `false` when there is none.

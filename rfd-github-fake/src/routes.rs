@@ -13,7 +13,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use crate::git::{Commit, TreeEntry};
-use crate::{FakeError, FakePullRequest, RecordedRequest, Shared};
+use crate::{FakeComment, FakeError, FakePullRequest, RecordedRequest, Shared};
 
 type Reply = Response<Full<Bytes>>;
 
@@ -217,6 +217,16 @@ async fn route(shared: &Shared, req: &Req) -> Routed {
                 }
                 ["pulls", number] if m == Method::PATCH => update_pull(shared, req, number),
                 ["issues", number, "labels"] if m == Method::POST => add_labels(shared, req, number),
+                ["issues", number, "comments"] if m == Method::GET => {
+                    list_comments(shared, req, number, false)
+                }
+                ["issues", number, "comments"] if m == Method::POST => {
+                    create_comment(shared, req, number, false)
+                }
+                ["pulls", number, "comments"] if m == Method::GET => list_comments(shared, req, number, true),
+                ["pulls", number, "comments"] if m == Method::POST => {
+                    create_comment(shared, req, number, true)
+                }
                 ["issues", number, "labels", name] if m == Method::DELETE => {
                     remove_label(shared, number, &decode(name))
                 }
@@ -931,6 +941,140 @@ fn remove_label(shared: &Shared, number: &str, name: &str) -> Routed {
         pull.updated_at = Utc::now();
         Ok(ok(Value::Array(pull.labels.iter().map(|l| label_json(shared, l)).collect())))
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Comments
+// ---------------------------------------------------------------------------------------
+
+fn comment_json(shared: &Shared, comment: &FakeComment) -> Value {
+    let pull_html = format!("{}/pull/{}", html_url(shared), comment.pull);
+    if !comment.review {
+        let url = format!("{}/issues/comments/{}", repo_url(shared), comment.id);
+        return json!({
+            "id": comment.id,
+            "node_id": format!("IC_fake{}", comment.id),
+            "url": url,
+            "html_url": format!("{pull_html}#issuecomment-{}", comment.id),
+            "body": comment.body,
+            "user": user(shared, &comment.author),
+            "created_at": timestamp(&comment.created_at),
+            "updated_at": timestamp(&comment.updated_at),
+            "issue_url": format!("{}/issues/{}", repo_url(shared), comment.pull),
+            "author_association": "MEMBER",
+            "performed_via_github_app": null,
+        });
+    }
+    let url = format!("{}/pulls/comments/{}", repo_url(shared), comment.id);
+    let html = format!("{pull_html}#discussion_r{}", comment.id);
+    let pull_url = format!("{}/pulls/{}", repo_url(shared), comment.pull);
+    let href = |h: &str| json!({ "href": h });
+    json!({
+        "url": url,
+        "pull_request_review_id": comment.id + 50_000,
+        "id": comment.id,
+        "node_id": format!("PRRC_fake{}", comment.id),
+        "diff_hunk": "@@ -1,1 +1,1 @@",
+        "path": comment.path,
+        "position": comment.line,
+        "original_position": comment.line,
+        "commit_id": comment.commit_id,
+        "original_commit_id": comment.commit_id,
+        "in_reply_to_id": comment.in_reply_to,
+        "user": user(shared, &comment.author),
+        "body": comment.body,
+        "created_at": timestamp(&comment.created_at),
+        "updated_at": timestamp(&comment.updated_at),
+        "html_url": html,
+        "pull_request_url": pull_url,
+        "author_association": "MEMBER",
+        "_links": { "self": href(&url), "html": href(&html), "pull_request": href(&pull_url) },
+        "start_line": null,
+        "original_start_line": null,
+        "start_side": null,
+        "line": comment.line,
+        "original_line": comment.line,
+        "side": "RIGHT",
+        "subject_type": "line",
+    })
+}
+
+fn pull_exists(shared: &Shared, number: &str) -> Option<i64> {
+    let number = number.parse::<i64>().ok()?;
+    shared.state().pulls.iter().any(|p| p.number == number).then_some(number)
+}
+
+/// `GET /issues/{n}/comments` (the conversation) or `GET /pulls/{n}/comments` (review
+/// comments), oldest first, paginated.
+fn list_comments(shared: &Shared, req: &Req, number: &str, review: bool) -> Routed {
+    let Some(number) = pull_exists(shared, number) else {
+        return Ok(not_found());
+    };
+    let (page, per_page) = req.page();
+    let comments: Vec<FakeComment> =
+        shared.state().comments.iter().filter(|c| c.pull == number && c.review == review).cloned().collect();
+    let start = (page - 1) * per_page;
+    let items: Vec<Value> =
+        comments.iter().skip(start).take(per_page).map(|c| comment_json(shared, c)).collect();
+    let mut reply = ok(Value::Array(items));
+    let last = comments.len().div_ceil(per_page).max(1);
+    let has_next = start + per_page < comments.len();
+    paginate(&mut reply, &shared.base_url, req, page, per_page, has_next, Some(last));
+    Ok(reply)
+}
+
+/// `POST /issues/{n}/comments` `{body}` or `POST /pulls/{n}/comments`
+/// `{body, commit_id, path, line}` / `{body, in_reply_to}`; the author is `octocat`.
+fn create_comment(shared: &Shared, req: &Req, number: &str, review: bool) -> Routed {
+    let body = req.json()?;
+    let Some(number) = pull_exists(shared, number) else {
+        return Ok(not_found());
+    };
+    let field = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
+    let Some(text) = field("body").filter(|b| !b.is_empty()) else {
+        return Ok(validation_failed("body wasn't supplied."));
+    };
+    let in_reply_to = body.get("in_reply_to").and_then(Value::as_i64);
+    let (path, line, commit_id) = if review {
+        match in_reply_to {
+            Some(parent) => {
+                let state = shared.state();
+                let Some(parent) = state.comments.iter().find(|c| c.id == parent && c.review) else {
+                    return Ok(not_found());
+                };
+                (parent.path.clone(), parent.line, parent.commit_id.clone())
+            }
+            None => {
+                let (Some(path), Some(line), Some(commit)) =
+                    (field("path"), body.get("line").and_then(Value::as_i64), field("commit_id"))
+                else {
+                    return Ok(validation_failed("path, line and commit_id are required"));
+                };
+                (Some(path), Some(line), Some(commit))
+            }
+        }
+    } else {
+        (None, None, None)
+    };
+    let now = Utc::now();
+    let id = shared.add_comment(FakeComment {
+        id: 0,
+        pull: number,
+        review,
+        author: "octocat".to_string(),
+        body: text,
+        path,
+        line,
+        commit_id,
+        in_reply_to: if review { in_reply_to } else { None },
+        created_at: now,
+        updated_at: now,
+    });
+    let state = shared.state();
+    let Some(comment) = state.comments.iter().find(|c| c.id == id) else {
+        return Ok(error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"));
+    };
+    Ok(with_status(StatusCode::CREATED, comment_json(shared, comment)))
 }
 
 // ---------------------------------------------------------------------------------------

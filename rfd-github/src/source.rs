@@ -14,6 +14,7 @@
 //! | `commit_file` | 2: the current file (contents) and `PUT /contents`; 1 when unchanged |
 //! | `create_branch` | 1 from a sha, 2 from a branch name |
 //! | pull requests, labels | 1 each (listing: 1 per 100) |
+//! | `pull_request_comments` | 2 (conversation, review comments), +1 per further 100 |
 
 use std::sync::Arc;
 
@@ -23,8 +24,8 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use octorust::types;
 use rfd_model::source::{
-    Branch, CommitInfo, PullRequest, PullRequestHost, PullRequestState, RfdFolder, RfdSource, RfdTreeEntry,
-    SourceError, SourceFile, SourceLocation, SourceReadme, SourceResult,
+    Branch, CommentKind, CommitInfo, PullRequest, PullRequestComment, PullRequestHost, PullRequestState,
+    RfdFolder, RfdSource, RfdTreeEntry, SourceError, SourceFile, SourceLocation, SourceReadme, SourceResult,
 };
 use rfd_model::types::ContentFormat;
 use sha1::{Digest, Sha1};
@@ -529,6 +530,76 @@ impl PullRequestHost for GitHubSource {
             Err(SourceError::NotFound(message)) if message.contains("Label does not exist") => Ok(()),
             Err(other) => Err(other),
         }
+    }
+
+    #[tracing::instrument(skip(self), fields(github.repo = %self.repo(), github.pull = number))]
+    async fn pull_request_comments(&self, number: i64) -> SourceResult<Vec<PullRequestComment>> {
+        let (owner, repo) = (self.owner(), self.repo());
+        let mut comments = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let response = self
+                .transport
+                .call(Kind::Read, "GET /issues/{number}/comments", |c| async move {
+                    c.issues().list_comments(owner, repo, number, None, PER_PAGE, page).await
+                })
+                .await?;
+            let more = has_next_page(&response.headers) && !response.body.is_empty();
+            comments.extend(response.body.into_iter().map(|c| PullRequestComment {
+                id: c.id,
+                kind: CommentKind::Issue,
+                author: c.user.map(|u| u.login).unwrap_or_default(),
+                body: c.body,
+                html_url: c.html_url,
+                path: None,
+                line: None,
+                commit_sha: None,
+                in_reply_to: None,
+                created_at: c.created_at.unwrap_or_default(),
+                updated_at: c.updated_at.or(c.created_at).unwrap_or_default(),
+            }));
+            if !more {
+                break;
+            }
+        }
+        for page in 1..=MAX_PAGES {
+            let response = self
+                .transport
+                .call(Kind::Read, "GET /pulls/{number}/comments", |c| async move {
+                    c.pulls()
+                        .list_review_comments(
+                            owner,
+                            repo,
+                            number,
+                            types::Sort::Created,
+                            types::Order::Asc,
+                            None,
+                            PER_PAGE,
+                            page,
+                        )
+                        .await
+                })
+                .await?;
+            let more = has_next_page(&response.headers) && !response.body.is_empty();
+            comments.extend(response.body.into_iter().map(|c| PullRequestComment {
+                id: c.id,
+                kind: CommentKind::Review,
+                author: c.user.map(|u| u.login).unwrap_or_default(),
+                body: c.body,
+                html_url: c.html_url,
+                path: Some(c.path).filter(|p| !p.is_empty()),
+                // GitHub sends `null` for a line no longer in the diff; octorust reads 0.
+                line: Some(c.line).filter(|l| *l > 0),
+                commit_sha: Some(c.commit_id).filter(|s| !s.is_empty()),
+                in_reply_to: Some(c.in_reply_to_id).filter(|id| *id > 0),
+                created_at: c.created_at.unwrap_or_default(),
+                updated_at: c.updated_at.or(c.created_at).unwrap_or_default(),
+            }));
+            if !more {
+                break;
+            }
+        }
+        comments.sort_by_key(|c| (c.created_at, c.kind == CommentKind::Review, c.id));
+        Ok(comments)
     }
 }
 

@@ -3,6 +3,7 @@
 //! - [`types`]: domain types in the reference API's JSON shapes;
 //! - [`schema`] and [`migrations`]: the PostgreSQL schema and its embedded migrations;
 //! - [`db`] and [`store`]: connection pools and async storage;
+//! - [`discussion`]: reserved RFD numbers and pull request comments per revision;
 //! - [`source`]: the repository RFDs are read from, behind one trait;
 //! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
 //! - [`search`]: full-text search over RFD sections (PostgreSQL or Meilisearch);
@@ -12,12 +13,14 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod discussion;
 pub mod document;
 pub mod error;
 pub mod login;
 pub mod migrations;
 pub mod processing;
 pub mod queue;
+pub mod rfd_read;
 pub mod schema;
 pub mod search;
 pub mod source;

@@ -91,6 +91,7 @@ pg_enum!(JobKind, sql_types::JobKind, { RfdUpdate => "rfd_update", BranchReconci
     Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Queryable, Selectable, QueryableByName,
 )]
 #[diesel(table_name = job, check_for_backend(Pg))]
+#[schemars(rename = "QueueJob")]
 pub struct Job {
     /// Job id.
     pub id: i32,
@@ -195,14 +196,68 @@ pub struct ClaimedJob {
     pub superseded: bool,
 }
 
-/// A claimed row with its supersede check, as the claim statement returns it.
+/// A claimed row with its supersede check, as the claim statement returns it; in
+/// [`Store::finish_and_claim`], the finished job's row comes back too (`finished`).
 #[derive(QueryableByName)]
 struct ClaimedRow {
     #[diesel(embed)]
     job: Job,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     superseded: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    finished: bool,
 }
+
+/// How an attempt ended, for [`Store::finish_and_claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish<'a> {
+    /// The job succeeded ([`Store::complete`]).
+    Succeeded,
+    /// The job was not run: a newer commit was already processed ([`Store::supersede`]).
+    Superseded {
+        /// Why, kept as the job's last error.
+        reason: &'a str,
+    },
+}
+
+/// What [`Store::finish_and_claim`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishAndClaim {
+    /// Whether the attempt was recorded; `false`: the lease was lost and the result
+    /// discarded, as [`Store::complete`] answers.
+    pub finished: bool,
+    /// The jobs claimed in the same statement (as [`Store::claim_batch`] returns them).
+    pub claimed: Vec<ClaimedJob>,
+}
+
+/// The claim statement's common table expressions (`$1` worker, `$2` lease seconds, `$3`
+/// how many), ending in `claimed`: the rows claimed with their supersede check.
+///
+/// The candidates are locked first (SKIP LOCKED: rows another claimer holds are passed
+/// over), then at most one per RFD is kept. Two claimers racing for two jobs of one
+/// RFD: the unique index lets one win and fails the other's statement; that claimer
+/// simply looks again.
+const CLAIM_CTES: &str = "locked AS MATERIALIZED ( \
+       SELECT j.id, j.rfd, j.run_at FROM job j \
+       WHERE j.state = 'queued' AND j.run_at <= now() \
+         AND (j.rfd IS NULL OR NOT EXISTS ( \
+           SELECT 1 FROM job r WHERE r.rfd = j.rfd AND r.state = 'running')) \
+       ORDER BY j.run_at, j.id \
+       LIMIT $3 \
+       FOR UPDATE SKIP LOCKED), \
+     picked AS ( \
+       SELECT DISTINCT ON (coalesce(rfd, -id)) id FROM locked \
+       ORDER BY coalesce(rfd, -id), run_at, id), \
+     claimed AS ( \
+       UPDATE job SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
+         lease_expires_at = now() + make_interval(secs => $2), \
+         started_at = coalesce(started_at, now()), updated_at = now() \
+       FROM picked WHERE job.id = picked.id \
+       RETURNING job.*, EXISTS ( \
+         SELECT 1 FROM job n \
+         WHERE n.rfd = job.rfd AND n.branch = job.branch AND n.owner = job.owner \
+           AND n.repository = job.repository AND n.state = 'succeeded' \
+           AND n.committed_at > job.committed_at) AS superseded)";
 
 /// A newly recorded delivery and the jobs it created.
 #[derive(QueryableByName)]
@@ -471,33 +526,12 @@ impl Store {
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool().get().await?;
-        // The candidates are locked first (SKIP LOCKED: rows another claimer holds are
-        // passed over), then at most one per RFD is kept. Two claimers racing for two jobs
-        // of one RFD: the unique index lets one win and fails the other's statement; that
-        // claimer simply looks again.
+        // See CLAIM_CTES for how claimers share the queue.
         for _ in 0..3 {
-            let claimed = diesel::sql_query(
-                "WITH locked AS MATERIALIZED ( \
-                   SELECT j.id, j.rfd, j.run_at FROM job j \
-                   WHERE j.state = 'queued' AND j.run_at <= now() \
-                     AND (j.rfd IS NULL OR NOT EXISTS ( \
-                       SELECT 1 FROM job r WHERE r.rfd = j.rfd AND r.state = 'running')) \
-                   ORDER BY j.run_at, j.id \
-                   LIMIT $3 \
-                   FOR UPDATE SKIP LOCKED), \
-                 picked AS ( \
-                   SELECT DISTINCT ON (coalesce(rfd, -id)) id FROM locked \
-                   ORDER BY coalesce(rfd, -id), run_at, id) \
-                 UPDATE job SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
-                   lease_expires_at = now() + make_interval(secs => $2), \
-                   started_at = coalesce(started_at, now()), updated_at = now() \
-                 FROM picked WHERE job.id = picked.id \
-                 RETURNING job.*, EXISTS ( \
-                   SELECT 1 FROM job n \
-                   WHERE n.rfd = job.rfd AND n.branch = job.branch AND n.owner = job.owner \
-                     AND n.repository = job.repository AND n.state = 'succeeded' \
-                     AND n.committed_at > job.committed_at) AS superseded",
-            )
+            let claimed = diesel::sql_query(format!(
+                "WITH {CLAIM_CTES} \
+                 SELECT claimed.*, false AS finished FROM claimed"
+            ))
             .bind::<diesel::sql_types::Text, _>(worker)
             .bind::<diesel::sql_types::Double, _>(secs(lease))
             .bind::<diesel::sql_types::BigInt, _>(limit)
@@ -559,6 +593,80 @@ impl Store {
     /// is discarded (another worker owns the job now).
     pub async fn complete(&self, attempt: &Attempt) -> Result<bool, StoreError> {
         self.finish(attempt, JobState::Succeeded, None).await
+    }
+
+    /// Records how an attempt ended and claims up to `limit` more jobs for the same
+    /// worker, in one statement (one round trip where [`Store::complete`] and
+    /// [`Store::claim_batch`] take two). The finish is fenced exactly like
+    /// [`Store::complete`]; the claim follows every rule of [`Store::claim_batch`].
+    ///
+    /// Both parts see the queue as it was before the statement, so the finished job still
+    /// counts as running: the next job of the same RFD is not claimed here, but by the
+    /// next claim (which therefore also sees the finished job in its supersede check).
+    pub async fn finish_and_claim(
+        &self,
+        attempt: &Attempt,
+        finish: Finish<'_>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<FinishAndClaim, StoreError> {
+        let (state, note) = match finish {
+            Finish::Succeeded => (JobState::Succeeded, None),
+            Finish::Superseded { reason } => (JobState::Superseded, Some(reason)),
+        };
+        if limit == 0 {
+            let finished = self.finish(attempt, state, note).await?;
+            return Ok(FinishAndClaim { finished, claimed: Vec::new() });
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = self.pool().get().await?;
+        for _ in 0..3 {
+            let rows = diesel::sql_query(format!(
+                "WITH done AS ( \
+                   UPDATE job SET state = $7::job_state, processed = true, finished_at = now(), \
+                     updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = $8 \
+                   WHERE id = $4 AND attempts = $5 AND lease_owner = $6 AND state = 'running' \
+                   RETURNING job.*), \
+                 {CLAIM_CTES} \
+                 SELECT done.*, false AS superseded, true AS finished FROM done \
+                 UNION ALL \
+                 SELECT claimed.*, false AS finished FROM claimed"
+            ))
+            .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+            .bind::<diesel::sql_types::Double, _>(secs(lease))
+            .bind::<diesel::sql_types::BigInt, _>(limit)
+            .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
+            .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
+            .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+            .bind::<diesel::sql_types::Text, _>(state.as_str())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(note)
+            .load::<ClaimedRow>(&mut conn)
+            .await;
+            match rows.map_err(StoreError::from) {
+                Ok(rows) => {
+                    let mut finished = false;
+                    let mut claimed = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        if row.finished {
+                            finished = true;
+                        } else {
+                            claimed.push(ClaimedJob { job: row.job, superseded: row.superseded });
+                        }
+                    }
+                    claimed.sort_by_key(|c| (c.job.run_at, c.job.id));
+                    return Ok(FinishAndClaim { finished, claimed });
+                }
+                // The claim lost a race (the whole statement rolled back, the finish
+                // too): try again.
+                Err(StoreError::Conflict { constraint }) if constraint == "job_one_running_per_rfd" => {
+                    continue;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        // Still losing races: record the result alone; the runner claims later.
+        let finished = self.finish(attempt, state, note).await?;
+        Ok(FinishAndClaim { finished, claimed: Vec::new() })
     }
 
     /// Marks a job superseded (not run: a newer commit was already processed).

@@ -391,8 +391,9 @@ diesel::joinable!(api_user_access_token -> api_user (api_user_id));
 diesel::joinable!(access_group_membership -> access_group (access_group_id));
 diesel::joinable!(access_group_membership -> api_user (api_user_id));
 
-// Full-text search over RFD sections (migration 2026-11-24-000030_search). The generated
-// `document` tsvector column is left out: only SQL reads it.
+// Full-text search over RFD sections (migration 2026-11-24-000030_search). What queries
+// match on lives in `search_match` (migration 2026-11-29-000080_search_speed), which only
+// SQL reads and writes, so it is not declared here.
 
 diesel::table! {
     search_section (object_id) {
@@ -436,3 +437,44 @@ diesel::table! {
 }
 
 diesel::joinable!(rfd_asset -> rfd_revision (rfd_revision_id));
+
+// Reserved RFD numbers and discussions per revision (migration 2026-11-29-000055_rfd_write).
+
+diesel::table! {
+    rfd_reservation (rfd_number) {
+        rfd_number -> Int4,
+        title -> Varchar,
+        reserved_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rfd_discussion (rfd_revision_id) {
+        rfd_revision_id -> Uuid,
+        rfd_id -> Uuid,
+        pull_request_number -> Int8,
+        pull_request_url -> Varchar,
+        fetched_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rfd_discussion_comment (rfd_revision_id, kind, comment_id) {
+        rfd_revision_id -> Uuid,
+        kind -> Varchar,
+        comment_id -> Int8,
+        author -> Varchar,
+        body -> Text,
+        html_url -> Varchar,
+        path -> Nullable<Varchar>,
+        line -> Nullable<Int8>,
+        commit_sha -> Nullable<Varchar>,
+        in_reply_to -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(rfd_discussion -> rfd_revision (rfd_revision_id));
+diesel::joinable!(rfd_discussion_comment -> rfd_discussion (rfd_revision_id));

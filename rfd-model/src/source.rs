@@ -138,6 +138,53 @@ pub struct PullRequest {
     pub labels: Vec<String>,
 }
 
+/// Which thread of a pull request a comment is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommentKind {
+    /// The conversation of the pull request (GitHub's issue comments).
+    Issue,
+    /// A comment on a line of the diff (GitHub's review comments).
+    Review,
+}
+
+impl CommentKind {
+    /// The label stored in the database: `issue` or `review`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CommentKind::Issue => "issue",
+            CommentKind::Review => "review",
+        }
+    }
+}
+
+/// One comment of a pull request's discussion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestComment {
+    /// The host's id of the comment (unique per kind).
+    pub id: i64,
+    /// Conversation or review comment.
+    pub kind: CommentKind,
+    /// Who wrote it (the host's login; empty for a deleted account).
+    pub author: String,
+    /// The text as written (Markdown on GitHub).
+    pub body: String,
+    /// Where people can read it.
+    pub html_url: String,
+    /// Review comments: the file commented on.
+    pub path: Option<String>,
+    /// Review comments: the line of the file (`None` when the line is gone from the diff).
+    pub line: Option<i64>,
+    /// Review comments: the commit the comment was made on.
+    pub commit_sha: Option<String>,
+    /// Review comments: the comment this one answers.
+    pub in_reply_to: Option<i64>,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// When it was last edited.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Why a source call failed. [`SourceError::is_transient`] tells whether a retry later can
 /// succeed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -245,6 +292,10 @@ pub trait PullRequestHost: Send + Sync {
 
     /// Removes one label from pull request `number`; absent labels are not an error.
     async fn remove_label(&self, number: i64, label: &str) -> SourceResult<()>;
+
+    /// Every comment of pull request `number`: its conversation and its review comments,
+    /// oldest first.
+    async fn pull_request_comments(&self, number: i64) -> SourceResult<Vec<PullRequestComment>>;
 }
 
 #[cfg(test)]

@@ -90,11 +90,11 @@ fn meta_of(head: RfdHead, rev: RevisionHead) -> RfdMeta {
     }
 }
 
-type RfdJoin =
+pub(crate) type RfdJoin =
     diesel::dsl::InnerJoinOn<rfd::table, rfd_revision::table, diesel::dsl::Eq<rfd_revision::rfd_id, rfd::id>>;
 
 /// RFDs joined to one revision each, filtered by scope, revision and number.
-fn joined(
+pub(crate) fn joined(
     scope: &ReadScope,
     revision: RevisionRef,
     number: Option<i32>,
@@ -404,7 +404,7 @@ impl Store {
 }
 
 /// Points the RFD at its newest revision and recomputes its newest major change.
-async fn refresh_latest(conn: &mut AsyncPgConnection, rfd_id: Uuid) -> Result<(), StoreError> {
+pub(crate) async fn refresh_latest(conn: &mut AsyncPgConnection, rfd_id: Uuid) -> Result<(), StoreError> {
     diesel::sql_query(
         "UPDATE rfd SET \
            latest_revision_id = (SELECT id FROM rfd_revision \

@@ -383,3 +383,103 @@ async fn concurrent_batch_claims_take_each_job_once_and_never_two_of_one_rfd() {
     assert_eq!(seen.len(), 600);
     assert_eq!(ok!(store.job_counts()), vec![(JobState::Succeeded, 600)]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finishing_claims_the_next_job_in_the_same_statement_fenced_and_one_per_rfd() {
+    use rfd_model::queue::Finish;
+
+    let (_db, store) = store().await;
+    ok!(store.enqueue(&[job(7, "a", 10)]));
+    let first = ok!(store.claim("w1", LEASE)).expect("a job");
+    let attempt = first.attempt().expect("lease");
+    // Queued while RFD 7 runs: an older commit of RFD 7 and a job of RFD 8.
+    ok!(store.enqueue(&[job(7, "older", 0), job(8, "c", 0)]));
+
+    // A stranger or a stale attempt cannot finish it (it may still claim, for itself).
+    let stranger = rfd_model::Attempt { worker: "w2".into(), ..attempt.clone() };
+    let lost = ok!(store.finish_and_claim(&stranger, Finish::Succeeded, LEASE, 0));
+    assert!(!lost.finished && lost.claimed.is_empty());
+    assert_eq!(ok!(store.get_job(first.id)).expect("job").state, JobState::Running);
+
+    // The finish and the next claim: RFD 7 still counts as running in that statement,
+    // so the claim takes RFD 8's job, under the same worker's lease.
+    let next = ok!(store.finish_and_claim(&attempt, Finish::Succeeded, LEASE, 1));
+    assert!(next.finished);
+    let done = ok!(store.get_job(first.id)).expect("job");
+    assert_eq!((done.state, done.processed, done.lease_owner.clone()), (JobState::Succeeded, true, None));
+    assert!(done.finished_at.is_some());
+    assert_eq!(next.claimed.len(), 1);
+    let eight = &next.claimed[0];
+    assert_eq!((eight.job.rfd, eight.job.state, eight.job.attempts), (Some(8), JobState::Running, 1));
+    assert_eq!(eight.job.lease_owner.as_deref(), Some("w1"));
+    assert!(!eight.superseded);
+    assert!(
+        !ok!(store.finish_and_claim(&attempt, Finish::Succeeded, LEASE, 0)).finished,
+        "finishing twice is refused"
+    );
+
+    // Finishing RFD 8 claims RFD 7's older commit, which now sees the newer success.
+    let eight_attempt = eight.job.attempt().expect("lease");
+    let after = ok!(store.finish_and_claim(&eight_attempt, Finish::Succeeded, LEASE, 4));
+    assert!(after.finished);
+    assert_eq!(after.claimed.len(), 1);
+    let older = &after.claimed[0];
+    assert_eq!((older.job.rfd, older.job.sha.as_str()), (Some(7), "older"));
+    assert!(older.superseded, "the supersede check sees the finished newer commit");
+
+    // Recording a supersede claims nothing when nothing is due.
+    let older_attempt = older.job.attempt().expect("lease");
+    let last = ok!(store.finish_and_claim(&older_attempt, Finish::Superseded { reason: "newer" }, LEASE, 4));
+    assert!(last.finished && last.claimed.is_empty());
+    let older = ok!(store.get_job(older.job.id)).expect("job");
+    assert_eq!((older.state, older.last_error.as_deref()), (JobState::Superseded, Some("newer")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_chaining_finish_and_claim_run_each_job_once_never_two_of_one_rfd() {
+    use rfd_model::queue::Finish;
+
+    let (_db, store) = store().await;
+    // 300 jobs over 100 RFDs (three commits each), drained by four workers that only
+    // ever claim through finish_and_claim after their first claim.
+    let jobs: Vec<NewJob> = (0..300).map(|i| job(i % 100, &format!("sha-{i}"), i64::from(i))).collect();
+    ok!(store.enqueue(&jobs));
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let worker = format!("w{w}");
+            let mut ran = Vec::new();
+            let mut current = store.claim(&worker, LEASE).await.unwrap_or_else(|e| panic!("claim: {e}"));
+            let mut idle = 0;
+            while idle < 20 {
+                let Some(job) = current.take() else {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    current = store.claim(&worker, LEASE).await.unwrap_or_else(|e| panic!("claim: {e}"));
+                    continue;
+                };
+                idle = 0;
+                ran.push(job.id);
+                let attempt = job.attempt().unwrap_or_else(|| panic!("lease"));
+                let result = store
+                    .finish_and_claim(&attempt, Finish::Succeeded, LEASE, 1)
+                    .await
+                    .unwrap_or_else(|e| panic!("finish_and_claim: {e}"));
+                assert!(result.finished);
+                current = result.claimed.into_iter().next().map(|c| c.job);
+            }
+            ran
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap_or_else(|e| panic!("worker: {e}")));
+    }
+    assert_eq!(all.len(), 300, "every job ran");
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), 300, "each exactly once");
+    let jobs = ok!(store.list_jobs(&JobFilter::default(), Page { offset: 0, limit: 1000 }));
+    assert!(
+        jobs.iter().all(|j| j.attempts == 1 && matches!(j.state, JobState::Succeeded | JobState::Superseded))
+    );
+}

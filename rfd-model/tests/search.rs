@@ -267,6 +267,121 @@ async fn reindexing_leaves_no_stale_sections_and_reindex_rebuilds_everything() {
     assert_eq!(numbers(&search(&index, &ReadScope::All, "fresh").await), vec![4]);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn tiers_order_title_then_headings_then_title_on_a_section_then_text_newest_first() {
+    let (_db, store) = store().await;
+    let index = PostgresSearch::new(store.clone());
+    let rfds = [
+        (1, "Notes", "== Aside\n\nA quasar is mentioned in passing.\n"),
+        (2, "Astronomy", "== Quasar survey\n\nSome words.\n"),
+        (3, "Quasar", "Intro.\n\n== Other\n\nUnrelated text.\n"),
+        (4, "Later notes", "== Aside\n\nAnother quasar in passing.\n"),
+        (5, "Optics", "== Quasar optics\n\nMore words.\n"),
+    ];
+    for (n, title, body) in rfds {
+        put(&store, &index, n, Visibility::Public, ContentFormat::Asciidoc, title, &adoc(n, title, body))
+            .await;
+    }
+    let results = search(&index, &ReadScope::All, "quasar").await;
+    let hits: Vec<(u64, Option<&str>)> =
+        results.hits.iter().map(|hit| (hit.rfd_number, hit.anchor.as_deref())).collect();
+    assert_eq!(
+        hits,
+        vec![
+            (3, None),                   // the title, on the preamble
+            (5, Some("_quasar_optics")), // headings, newest RFD first
+            (2, Some("_quasar_survey")),
+            (3, Some("_other")), // the title on a later section
+            (4, Some("_aside")), // text, newest RFD first
+            (1, Some("_aside")),
+        ],
+        "{results:#?}"
+    );
+}
+
+/// More sections than a tier looks at before asking the GIN index, so both ways of
+/// finding a tier's hits run, and pages taken one after another agree with one big page.
+#[tokio::test(flavor = "multi_thread")]
+async fn common_and_rare_words_page_the_same_way_over_many_sections() {
+    let (_db, store) = store().await;
+    let index = PostgresSearch::new(store.clone());
+    for n in 1..=60 {
+        let mut body = String::new();
+        for part in 0..5 {
+            // Every section says "common"; "scarce" only in a few old and a few new RFDs.
+            let scarce = if (n <= 3 || n >= 59) && part == 2 { " scarce" } else { "" };
+            body.push_str(&format!("== Part {part}\n\nCommon filler{scarce}.\n\n"));
+        }
+        put(&store, &index, n, Visibility::Public, ContentFormat::Asciidoc, "Doc", &adoc(n, "Doc", &body))
+            .await;
+    }
+
+    // Common: the first page is the newest sections, in document order.
+    let page =
+        ok!(index.search(&ReadScope::All, &SearchQuery { limit: Some(6), ..SearchQuery::new("common") }));
+    let got: Vec<(u64, String)> = page.hits.iter().map(|h| (h.rfd_number, h.object_id.clone())).collect();
+    let want: Vec<(u64, String)> = [(60, 1), (60, 2), (60, 3), (60, 4), (60, 5), (59, 1)]
+        .iter()
+        .map(|(n, p)| (*n, format!("{n}-{p}")))
+        .collect();
+    assert_eq!(got, want);
+
+    for q in ["common", "scarce"] {
+        let all =
+            ok!(index.search(&ReadScope::All, &SearchQuery { limit: Some(1000), ..SearchQuery::new(q) }));
+        let expected = if q == "common" { 300 } else { 5 };
+        assert_eq!(all.hits.len(), expected, "{q}: every matching section once");
+        let mut paged = Vec::new();
+        for offset in (0..expected).step_by(7) {
+            let query = SearchQuery { limit: Some(7), offset: Some(offset), ..SearchQuery::new(q) };
+            paged.extend(ok!(index.search(&ReadScope::All, &query)).hits.into_iter().map(|h| h.object_id));
+        }
+        let whole: Vec<String> = all.hits.into_iter().map(|h| h.object_id).collect();
+        assert_eq!(paged, whole, "{q}: pages of 7 follow the one big page");
+    }
+    let scarce = ok!(index.search(&ReadScope::All, &SearchQuery::new("scarce")));
+    assert_eq!(numbers(&scarce), vec![60, 59, 3, 2, 1], "the old ones too, found beyond the newest sections");
+    let formatted = scarce.hits[4].formatted.as_ref().and_then(|f| f.content.clone()).unwrap_or_default();
+    assert_eq!(formatted, "Common filler <em>scarce</em>.");
+
+    // Outside the scope nothing shows, however the hits are found.
+    for n in [60, 1] {
+        ok!(store.set_visibility(n, Visibility::Private));
+    }
+    let anonymous = ReadScope::PublicAnd(vec![]);
+    assert_eq!(numbers(&search(&index, &anonymous, "scarce").await), vec![59, 3, 2]);
+    let page = ok!(index.search(&anonymous, &SearchQuery { limit: Some(100), ..SearchQuery::new("common") }));
+    assert!(page.hits.iter().all(|h| h.rfd_number != 60 && h.rfd_number != 1), "private RFDs never show");
+    assert_eq!(page.hits.first().map(|h| h.rfd_number), Some(59));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_rfd_is_not_found() {
+    let (db, store) = store().await;
+    let index = PostgresSearch::new(store.clone());
+    put(
+        &store,
+        &index,
+        8,
+        Visibility::Public,
+        ContentFormat::Asciidoc,
+        "Gone",
+        &adoc(8, "Gone", "Vanishing act.\n"),
+    )
+    .await;
+    assert_eq!(numbers(&search(&index, &ReadScope::All, "vanishing").await), vec![8]);
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|err| panic!("connect: {err}"));
+    tokio::spawn(conn);
+    client
+        .execute("UPDATE rfd SET deleted_at = now() WHERE rfd_number = 8", &[])
+        .await
+        .unwrap_or_else(|err| panic!("delete: {err}"));
+    assert!(search(&index, &ReadScope::All, "vanishing").await.hits.is_empty());
+    assert!(search(&index, &ReadScope::All, "").await.hits.is_empty(), "nor with an empty query");
+}
+
 async fn section_count(url: &str, number: i32) -> i64 {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await

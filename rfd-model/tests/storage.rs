@@ -41,9 +41,19 @@ async fn contract(store: &dyn BlobStore) {
     let blob = ok(store.get("rfd/0001/c1/a.png").await, "get").unwrap_or_else(|| panic!("stored"));
     assert_eq!((blob.bytes.as_slice(), blob.content_id.as_deref()), (&b"new"[..], Some("blob9")));
 
-    // Keys that could leave the store are refused before anything is written.
+    // Deleting removes that object only; deleting it again, or a key never used, succeeds.
+    ok(store.delete("rfd/0001/c1/figures/b.svg").await, "delete");
+    assert!(ok(store.get("rfd/0001/c1/figures/b.svg").await, "get deleted").is_none());
+    assert!(!ok(store.has_same("rfd/0001/c1/figures/b.svg", "blob2").await, "has_same deleted"));
+    assert_eq!(ok(store.list("rfd/0001/").await, "list"), vec!["rfd/0001/c1/a.png".to_string()]);
+    assert_eq!(ok(store.list("rfd/0002/").await, "list").len(), 1, "other RFDs untouched");
+    ok(store.delete("rfd/0001/c1/figures/b.svg").await, "delete again");
+    ok(store.delete("rfd/0009/never.png").await, "delete a missing object");
+
+    // Keys that could leave the store are refused before anything is written or removed.
     for bad in ["../escape.txt", "/abs", "a//b", ".meta/x"] {
         assert!(store.put(bad, b"x".to_vec(), "text/plain", "x").await.is_err(), "{bad} refused");
+        assert!(store.delete(bad).await.is_err(), "deleting {bad} refused");
     }
     assert!(store.public_url("rfd/0001/c1/a b.png").ends_with("/rfd/0001/c1/a%20b.png"));
 }
@@ -57,6 +67,9 @@ async fn a_local_directory_keeps_bytes_types_and_content_ids() {
     // The served tree holds only the objects; nothing escaped the directory.
     assert!(dir.path().join("storage/rfd/0001/c1/a.png").is_file());
     assert!(!dir.path().join("escape.txt").exists());
+    // A deleted object leaves no empty directory behind in the served tree.
+    assert!(!dir.path().join("storage/rfd/0001/c1/figures").exists());
+    assert!(dir.path().join("storage/rfd/0001/c1").is_dir());
     assert_eq!(store.public_url("rfd/0001/x.pdf"), "http://127.0.0.1:8080/storage/rfd/0001/x.pdf");
 }
 

@@ -3,8 +3,9 @@
 //! - Wake-up: LISTEN on the queue channel (reconnecting with backoff) plus a fallback
 //!   poll, and whenever a running job finishes (capacity freed).
 //! - At most `concurrency` jobs run at once; the free slots are filled by one claim
-//!   statement, which also answers each job's supersede check. The database guarantees
-//!   that two jobs of one RFD never run together.
+//!   statement, which also answers each job's supersede check. A finished job is
+//!   recorded and the next one claimed into its slot by one statement (one round trip
+//!   per job). The database guarantees that two jobs of one RFD never run together.
 //! - A job's future runs in its own task, so a panic is caught and counted as a failed
 //!   attempt. Failures retry with capped, jittered exponential backoff; out of attempts,
 //!   the job is failed with its error kept.
@@ -15,10 +16,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rfd_model::queue::ClaimedJob;
+use rfd_model::queue::{ClaimedJob, Finish};
 use rfd_model::{Attempt, Job, JobState, Store, StoreError};
 use serde::Deserialize;
 use tokio::sync::{Notify, Semaphore};
@@ -105,12 +107,25 @@ pub struct Runner<H> {
     settings: RunnerSettings,
     worker: String,
     wake: Arc<Notify>,
+    /// Set at shutdown: a finishing job claims no successor.
+    stopping: AtomicBool,
+    /// The attempt each job task is running, so jobs of tasks aborted at shutdown can
+    /// be given back (a task runs one job after another in its slot).
+    current: Mutex<HashMap<tokio::task::Id, Attempt>>,
 }
 
 impl<H: JobHandler> Runner<H> {
     /// A runner identified as `worker` in leases.
     pub fn new(store: Store, handler: H, settings: RunnerSettings, worker: String) -> Self {
-        Self { store, handler: Arc::new(handler), settings, worker, wake: Arc::new(Notify::new()) }
+        Self {
+            store,
+            handler: Arc::new(handler),
+            settings,
+            worker,
+            wake: Arc::new(Notify::new()),
+            stopping: AtomicBool::new(false),
+            current: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Wakes the runner to look for work now (the queue listener calls this).
@@ -123,7 +138,6 @@ impl<H: JobHandler> Runner<H> {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.settings.concurrency.max(1)));
         let mut running: JoinSet<()> = JoinSet::new();
-        let mut attempts: HashMap<tokio::task::Id, Attempt> = HashMap::new();
         let poll = Duration::from_millis(this.settings.poll_interval_ms.max(10));
         let mut shutdown = std::pin::pin!(shutdown);
         let mut last_reap = tokio::time::Instant::now() - poll;
@@ -157,10 +171,18 @@ impl<H: JobHandler> Runner<H> {
                             let runner = this.clone();
                             let claimed = attempt.clone();
                             let handle = running.spawn(async move {
-                                runner.run_job(job, claimed, Some(superseded)).await;
+                                // Each finished job may hand over the next one claimed for
+                                // this slot in the same statement.
+                                let mut next = Some((job, claimed, superseded));
+                                while let Some((job, attempt, superseded)) = next.take() {
+                                    next = runner.clone().run_job(job, attempt, Some(superseded)).await;
+                                }
+                                runner.set_current(None);
                                 drop(permit);
+                                // Capacity freed: the main loop looks for more work.
+                                runner.wake.notify_one();
                             });
-                            attempts.insert(handle.id(), attempt);
+                            this.lock_current().insert(handle.id(), attempt);
                         }
                         // None: nothing is due (or the rest is locked or waits behind a
                         // running job of its RFD) until something changes. Fewer than
@@ -180,23 +202,25 @@ impl<H: JobHandler> Runner<H> {
                 () = this.wake.notified() => {}
                 () = tokio::time::sleep(poll) => {}
                 Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                    attempts.remove(&task_id(done));
+                    this.lock_current().remove(&task_id(done));
                 }
             }
         }
+        this.stopping.store(true, Ordering::SeqCst);
 
         tracing::info!(running = running.len(), "stopping: no new claims; waiting for running jobs");
         let grace = Duration::from_secs_f64(this.settings.shutdown_grace_secs.max(0.0));
         let drained = tokio::time::timeout(grace, async {
             while let Some(done) = running.join_next_with_id().await {
-                attempts.remove(&task_id(done));
+                this.lock_current().remove(&task_id(done));
             }
         })
         .await;
         if drained.is_err() {
             running.abort_all();
             while running.join_next().await.is_some() {}
-            for attempt in attempts.values() {
+            let attempts: Vec<Attempt> = this.lock_current().drain().map(|(_, attempt)| attempt).collect();
+            for attempt in &attempts {
                 match this.store.release(attempt).await {
                     Ok(true) => tracing::info!(job.id = attempt.job_id, "gave the job back to the queue"),
                     Ok(false) => {}
@@ -208,8 +232,32 @@ impl<H: JobHandler> Runner<H> {
         }
     }
 
+    fn lock_current(&self) -> std::sync::MutexGuard<'_, HashMap<tokio::task::Id, Attempt>> {
+        // The map stays consistent whatever panicked while it was held.
+        self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records which attempt the calling job task runs (`None`: none any more).
+    fn set_current(&self, attempt: Option<Attempt>) {
+        if let Some(id) = tokio::task::try_id() {
+            let mut current = self.lock_current();
+            match attempt {
+                Some(attempt) => current.insert(id, attempt),
+                None => current.remove(&id),
+            };
+        }
+    }
+
+    /// Runs one attempt and records its outcome. Returns the job claimed for this slot
+    /// in the statement that recorded a success or supersede, if any.
     #[tracing::instrument(skip_all, fields(job.id = job.id, job.attempt = attempt.attempt, rfd.number = ?job.rfd))]
-    async fn run_job(self: Arc<Self>, job: Job, attempt: Attempt, superseded: Option<bool>) {
+    async fn run_job(
+        self: Arc<Self>,
+        job: Job,
+        attempt: Attempt,
+        superseded: Option<bool>,
+    ) -> Option<(Job, Attempt, bool)> {
+        self.set_current(Some(attempt.clone()));
         // The claim usually answered already (in the same statement); no other job of the
         // RFD can finish while this one holds it, so that answer is still current.
         let superseded = match superseded {
@@ -220,7 +268,7 @@ impl<H: JobHandler> Runner<H> {
             Ok(superseded) => superseded,
             Err(err) => {
                 self.record_failure(&attempt, &format!("checking for newer commits: {err}")).await;
-                return;
+                return None;
             }
         };
 
@@ -247,7 +295,7 @@ impl<H: JobHandler> Runner<H> {
                     Ok(false) => {
                         work.abort();
                         tracing::warn!("lease lost; abandoning the attempt");
-                        return;
+                        return None;
                     }
                     // A blip: keep working; the lease has slack for two missed beats.
                     Err(err) => tracing::warn!(error = %err, "heartbeat failed"),
@@ -255,20 +303,33 @@ impl<H: JobHandler> Runner<H> {
             }
         };
         match outcome {
-            Ok(Ok(())) if superseded => {
-                match self.with_retries(|| self.store.supersede(&attempt, SUPERSEDED)).await {
-                    Some(true) => tracing::info!("superseded by a newer commit"),
-                    Some(false) => tracing::warn!("finished after the lease was lost; result discarded"),
+            Ok(Ok(())) => {
+                let finish =
+                    if superseded { Finish::Superseded { reason: SUPERSEDED } } else { Finish::Succeeded };
+                // This slot is free from now on: claim its next job in the same statement,
+                // unless the runner is stopping.
+                let want = usize::from(!self.stopping.load(Ordering::SeqCst));
+                let lease = self.settings.lease();
+                match self.with_retries(|| self.store.finish_and_claim(&attempt, finish, lease, want)).await {
+                    Some(result) => {
+                        match (result.finished, superseded) {
+                            (true, true) => tracing::info!("superseded by a newer commit"),
+                            (true, false) => tracing::debug!("succeeded"),
+                            (false, _) => {
+                                tracing::warn!("finished after the lease was lost; result discarded")
+                            }
+                        }
+                        // At most one was asked for; more would be a bug, and their leases
+                        // would expire and return them to the queue.
+                        return result.claimed.into_iter().find_map(|ClaimedJob { job, superseded }| {
+                            job.attempt().map(|attempt| (job, attempt, superseded))
+                        });
+                    }
                     None => tracing::warn!(
-                        "could not record the supersede; the lease will expire and the job rerun"
+                        "could not record the outcome; the lease will expire and the job rerun"
                     ),
                 }
             }
-            Ok(Ok(())) => match self.with_retries(|| self.store.complete(&attempt)).await {
-                Some(true) => tracing::debug!("succeeded"),
-                Some(false) => tracing::warn!("finished after the lease was lost; result discarded"),
-                None => tracing::warn!("could not record success; the lease will expire and the job rerun"),
-            },
             Ok(Err(err)) => self.record_failure(&attempt, &err.0).await,
             Err(join) if join.is_panic() => {
                 let message = panic_message(join.into_panic());
@@ -276,7 +337,7 @@ impl<H: JobHandler> Runner<H> {
             }
             Err(_cancelled) => {}
         }
-        self.wake.notify_one();
+        None
     }
 
     async fn record_failure(&self, attempt: &Attempt, error: &str) {
@@ -362,17 +423,6 @@ pub async fn listen(database_url: String, wake: Arc<Notify>) {
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
-    }
-}
-
-/// Runs a job's actions. Until the pipeline lands, the action list is empty, so a job
-/// succeeds as soon as it is claimed: the whole queue path is real and testable.
-#[derive(Debug, Default)]
-pub struct EmptyPipeline;
-
-impl JobHandler for EmptyPipeline {
-    async fn run(&self, _job: Job, _attempt: Attempt) -> Result<(), JobError> {
-        Ok(())
     }
 }
 

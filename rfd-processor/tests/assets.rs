@@ -41,11 +41,13 @@ fn adoc(title: &str, extra: &str) -> String {
     )
 }
 
-/// Counts uploads, so a test can tell that unchanged files were not sent again.
+/// Counts uploads and deletions, so a test can tell that unchanged files were not sent
+/// again and what was removed.
 #[derive(Debug)]
 struct Counting {
     inner: Arc<dyn BlobStore>,
     puts: AtomicUsize,
+    deletes: AtomicUsize,
 }
 
 #[async_trait]
@@ -65,6 +67,10 @@ impl BlobStore for Counting {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete(key).await
     }
     fn public_url(&self, key: &str) -> String {
         self.inner.public_url(key)
@@ -113,11 +119,22 @@ fn pipeline(
 
 /// Enqueues a job for RFD 7 at `sha` and runs one attempt of it.
 async fn run_job(world: &World, pipeline: &Pipeline, sha: &str) -> (i32, Result<(), String>) {
+    run_job_on(world, pipeline, sha, "main").await
+}
+
+/// [`run_job`] for a push of `sha` to `branch` (a commit already processed on `main` is
+/// not queued twice there, so a rerun names another branch).
+async fn run_job_on(
+    world: &World,
+    pipeline: &Pipeline,
+    sha: &str,
+    branch: &str,
+) -> (i32, Result<(), String>) {
     let job = NewJob {
         kind: JobKind::RfdUpdate,
         owner: OWNER.into(),
         repository: REPO.into(),
-        branch: "main".into(),
+        branch: branch.into(),
         sha: sha.into(),
         rfd: Some(7),
         webhook_delivery_id: None,
@@ -144,7 +161,8 @@ async fn run_job(world: &World, pipeline: &Pipeline, sha: &str) -> (i32, Result<
 async fn images_are_copied_once(inner: Arc<dyn BlobStore>) {
     let world = world().await;
     let head = ok(world.repo.rev_parse("main"), "rev-parse");
-    let counting = Arc::new(Counting { inner: inner.clone(), puts: AtomicUsize::new(0) });
+    let counting =
+        Arc::new(Counting { inner: inner.clone(), puts: AtomicUsize::new(0), deletes: AtomicUsize::new(0) });
     let pipeline =
         pipeline(&world, vec![ActionName::CopyImagesToStorage], counting.clone(), PdfSettings::default());
 
@@ -193,6 +211,45 @@ async fn images_are_copied_once(inner: Arc<dyn BlobStore>) {
     assert_eq!(counting.puts.load(Ordering::SeqCst), 6);
     let latest = ok(inner.get("rfd/0007/latest/diagram.svg").await, "get").unwrap_or_else(|| panic!("svg"));
     assert_eq!(latest.bytes, SVG.replace("10", "20").into_bytes());
+    assert_eq!(counting.deletes.load(Ordering::SeqCst), 0, "nothing was removed so far");
+
+    // A file removed from the RFD: its latest object goes, the per-commit objects of the
+    // revisions that had it stay (they still point at them).
+    ok(world.repo.remove("rfd/0007/diagram.svg"), "remove");
+    let fourth = ok(world.repo.commit("RFD 7: no diagram"), "commit");
+    ok(run_job(&world, &pipeline, &fourth).await.1, "the fourth revision");
+    assert_eq!(counting.puts.load(Ordering::SeqCst), 6, "nothing new to upload");
+    assert_eq!(counting.deletes.load(Ordering::SeqCst), 1);
+    let mut expected = vec![
+        format!("rfd/0007/{head}/diagram.svg"),
+        format!("rfd/0007/{head}/figures/arch.png"),
+        format!("rfd/0007/{third}/diagram.svg"),
+        "rfd/0007/latest/figures/arch.png".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(
+        ok(inner.list("rfd/0007/").await, "list"),
+        expected,
+        "latest/diagram.svg is gone; history is kept"
+    );
+    let revision = ok(world.store.get_revision_by_commit(rfd.id, &third).await, "revision")
+        .unwrap_or_else(|| panic!("the third revision"));
+    for asset in ok(world.store.list_assets(revision.id).await, "assets") {
+        assert!(
+            ok(inner.get(&asset.storage_key).await, "get").is_some(),
+            "the third revision still finds {}",
+            asset.path
+        );
+    }
+
+    // Running the latest revision's job again removes nothing more.
+    ok(run_job_on(&world, &pipeline, &fourth, "rerun-1").await.1, "the fourth revision again");
+    assert_eq!(counting.deletes.load(Ordering::SeqCst), 1);
+
+    // An older revision processed late (not the latest) leaves `latest/` alone.
+    ok(run_job_on(&world, &pipeline, &third, "rerun-2").await.1, "the third revision again");
+    assert!(ok(inner.get("rfd/0007/latest/diagram.svg").await, "get").is_none());
+    assert_eq!(counting.deletes.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

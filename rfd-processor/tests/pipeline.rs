@@ -219,6 +219,16 @@ impl PullRequestHost for CrashAfter {
             .ok_or_else(|| rfd_model::source::SourceError::Other("no PRs".into()))?;
         self.write_done(host.remove_label(number, label).await)
     }
+    async fn pull_request_comments(
+        &self,
+        number: i64,
+    ) -> SourceResult<Vec<rfd_model::source::PullRequestComment>> {
+        let host = self
+            .inner
+            .pull_requests()
+            .ok_or_else(|| rfd_model::source::SourceError::Other("no PRs".into()))?;
+        host.pull_request_comments(number).await
+    }
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rfd_model::{Attempt, Job, JobFilter, JobKind, JobState, NewJob, Page, Store};
-use rfd_processor::runner::{EmptyPipeline, JobError, JobHandler, Runner, RunnerSettings};
+use rfd_processor::pipeline::JobProcessor;
+use rfd_processor::runner::{JobError, JobHandler, Runner, RunnerSettings};
 
 fn job(rfd: i32) -> NewJob {
     NewJob {
@@ -149,7 +150,7 @@ async fn a_worker_killed_mid_job_loses_it_to_another() {
     assert!(killed.is_ok_and(|s| s.success()));
     let _ = child.wait();
 
-    let runner = Runner::new(store.clone(), EmptyPipeline, fast(), "survivor".into());
+    let runner = Runner::new(store.clone(), JobProcessor::Skip, fast(), "survivor".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runner.run(async move {
         let _ = stopped.await;
@@ -220,7 +221,7 @@ async fn a_failing_job_ends_failed_and_is_retried_from_the_command_line() {
     let retried = store.get_job(dead.id).await.ok().flatten().unwrap_or_else(|| panic!("job gone"));
     assert_eq!((retried.state, retried.attempts), (JobState::Queued, 0));
 
-    let runner = Runner::new(store.clone(), EmptyPipeline, fast(), "w2".into());
+    let runner = Runner::new(store.clone(), JobProcessor::Skip, fast(), "w2".into());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runner.run(async move {
         let _ = stopped.await;

@@ -1,17 +1,25 @@
 //! The embedded search backend: PostgreSQL full-text search in the platform's database.
 //!
-//! - Sections live in `search_section`; its generated `document` tsvector weighs the
-//!   title (A on the preamble, C elsewhere), the heading path (B) and the text (D), and
-//!   has a GIN index. Ranking uses `ts_rank` with those weights, so title matches come
-//!   first, then heading matches, then text matches.
+//! - Sections live in `search_section` (what a hit shows) and, for matching and ordering,
+//!   in the narrow `search_match` (migration `2026-11-29-000080_search_speed`): one small
+//!   tsvector per field (title, headings, both) plus the whole section's, each with a GIN
+//!   index, and the RFD's visibility, copied from `rfd` by a trigger.
+//! - Hits are ranked by tier: the RFD title (on the preamble), then headings, then title
+//!   and headings together (the title on a later section), then text; inside a tier,
+//!   newest RFD first, then document order. `search_hits()` finds each tier's hits either
+//!   from the first sections in that order (a common word: no need to look at the
+//!   thousands of other matches) or through the GIN index (a rare word), so neither kind
+//!   of query reads every match. Weighing term frequencies over every match was what
+//!   made a common word take most of a second.
 //! - Every query word matches as a prefix (`stor` finds `storage`), and a word that is
 //!   not in the index is widened with indexed words one typo away (two from nine
 //!   letters, as Meilisearch), found through a trigram index on `search_word`.
-//! - Highlights come from `ts_headline`, with two control characters as markers that
-//!   are then replaced by the caller's tags (tags of any text, no quoting rules).
-//! - Visibility is read from `rfd` at query time: a visibility change needs no index
-//!   write and is reflected by the next query; [`SearchIndex::set_visibility`] is a
-//!   no-op here.
+//! - Highlights come from `ts_headline`, run only on the page returned, with two control
+//!   characters as markers that are then replaced by the caller's tags (tags of any
+//!   text, no quoting rules).
+//! - Visibility is filtered inside the indexed query: `search_match` carries it, and the
+//!   trigger on `rfd` updates it in the transaction that changes the RFD, so the next
+//!   query reflects it; [`SearchIndex::set_visibility`] is a no-op here.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -35,6 +43,11 @@ const MAX_QUERY_WORDS: usize = 10;
 const MAX_ALTERNATIVES: usize = 3;
 /// Sections inserted per statement (13 parameters each, well under PostgreSQL's 65,535).
 const INSERT_CHUNK: usize = 1000;
+/// Sections at the top of the order a tier looks at before it asks the GIN index
+/// instead: at least this many, or ten times the hits wanted (see `search_hits()`).
+const WINDOW_ROWS: usize = 200;
+/// The largest window, for deep pages.
+const MAX_WINDOW_ROWS: usize = 2000;
 /// The highlight markers `ts_headline` is given; indexed text never contains them.
 const START_MARK: char = '\u{1}';
 const STOP_MARK: char = '\u{2}';
@@ -269,6 +282,11 @@ impl SearchIndex for PostgresSearch {
             for chunk in rows.chunks(INSERT_CHUNK) {
                 diesel::insert_into(search_section::table).values(chunk.to_vec()).execute(conn).await?;
             }
+            // The narrow rows queries match on (their tsvectors are computed in SQL).
+            diesel::sql_query("SELECT search_match_index($1)")
+                .bind::<diesel::sql_types::Uuid, _>(rfd_id)
+                .execute(conn)
+                .await?;
             Ok(())
         })
         .await
@@ -283,7 +301,8 @@ impl SearchIndex for PostgresSearch {
     }
 
     async fn set_visibility(&self, _rfd_number: i32, _visibility: Visibility) -> Result<(), SearchError> {
-        // Queries join `rfd.visibility`: the change is already visible.
+        // A trigger on `rfd` copies the visibility into `search_match` in the same
+        // transaction: the change is already visible.
         Ok(())
     }
 
@@ -302,32 +321,33 @@ impl SearchIndex for PostgresSearch {
         } else {
             highlight.clone()
         };
-        let scope_sql = "r.deleted_at IS NULL AND ($1 OR r.visibility = 'public' OR r.rfd_number = ANY($2))";
         let mut conn = self.conn().await?;
         let rows: Vec<HitRow> = match tsquery {
             Some(tsquery) => {
-                let sql = format!(
-                    "WITH q AS (SELECT to_tsquery('english', $3) AS query), \
+                let wanted = limit.saturating_add(offset);
+                let window = wanted.saturating_mul(10).clamp(WINDOW_ROWS, MAX_WINDOW_ROWS);
+                // search_hits() returns the best `wanted` hits in order; only the page
+                // asked for is joined to its display fields and highlighted.
+                let sql = "WITH q AS MATERIALIZED (SELECT to_tsquery('english', $3) AS query), \
                      hits AS ( \
-                       SELECT s.object_id, ts_rank('{{0.05, 0.2, 0.4, 1.0}}', s.document, q.query) AS rank \
-                       FROM search_section s JOIN rfd r ON r.id = s.rfd_id, q \
-                       WHERE s.document @@ q.query AND {scope_sql} \
-                       ORDER BY rank DESC, s.rfd_number DESC, s.position \
+                       SELECT h.object_id, h.tier, h.rfd_number, h.position \
+                       FROM q, search_hits(q.query, $1, $2, $4 + $5, $6) AS h \
+                       ORDER BY h.tier DESC, h.rfd_number DESC, h.position \
                        LIMIT $4 OFFSET $5) \
                      SELECT s.object_id, s.rfd_number, s.anchor, s.url, s.hierarchy, s.hierarchy_radio, \
                        s.content, \
-                       ARRAY(SELECT ts_headline('english', h, q.query, $6) \
+                       ARRAY(SELECT ts_headline('english', h, q.query, $7) \
                              FROM unnest(s.hierarchy) WITH ORDINALITY AS u(h, i) ORDER BY i) AS f_hierarchy, \
-                       ts_headline('english', s.content, q.query, $7) AS f_content \
+                       ts_headline('english', s.content, q.query, $8) AS f_content \
                      FROM hits JOIN search_section s ON s.object_id = hits.object_id, q \
-                     ORDER BY hits.rank DESC, s.rfd_number DESC, s.position"
-                );
+                     ORDER BY hits.tier DESC, hits.rfd_number DESC, hits.position";
                 diesel::sql_query(sql)
                     .bind::<Bool, _>(all)
                     .bind::<Array<Int4>, _>(&numbers)
                     .bind::<Text, _>(&tsquery)
                     .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
                     .bind::<BigInt, _>(i64::try_from(offset).unwrap_or(i64::MAX))
+                    .bind::<Int4, _>(i32::try_from(window).unwrap_or(i32::MAX))
                     .bind::<Text, _>(&highlight)
                     .bind::<Text, _>(&content_options)
                     .load(&mut conn)
@@ -336,13 +356,13 @@ impl SearchIndex for PostgresSearch {
             None => {
                 // No words: every section in scope, newest RFDs first (a placeholder
                 // search, as Meilisearch answers an empty query).
-                let sql = format!(
-                    "SELECT s.object_id, s.rfd_number, s.anchor, s.url, s.hierarchy, s.hierarchy_radio, \
+                let sql = "SELECT s.object_id, s.rfd_number, s.anchor, s.url, s.hierarchy, s.hierarchy_radio, \
                        s.content, s.hierarchy AS f_hierarchy, NULL::text AS f_content \
-                     FROM search_section s JOIN rfd r ON r.id = s.rfd_id \
-                     WHERE {scope_sql} \
-                     ORDER BY s.rfd_number DESC, s.position LIMIT $3 OFFSET $4"
-                );
+                     FROM (SELECT m.object_id, m.rfd_number, m.position FROM search_match m \
+                           WHERE NOT m.deleted AND ($1 OR m.public OR m.rfd_number = ANY($2)) \
+                           ORDER BY m.rfd_number DESC, m.position LIMIT $3 OFFSET $4) AS page \
+                     JOIN search_section s ON s.object_id = page.object_id \
+                     ORDER BY page.rfd_number DESC, page.position";
                 diesel::sql_query(sql)
                     .bind::<Bool, _>(all)
                     .bind::<Array<Int4>, _>(&numbers)

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use gcloud_storage::client::{Client, ClientConfig};
 use gcloud_storage::http::Error as GcsError;
 use gcloud_storage::http::objects::Object;
+use gcloud_storage::http::objects::delete::DeleteObjectRequest;
 use gcloud_storage::http::objects::download::Range;
 use gcloud_storage::http::objects::get::GetObjectRequest;
 use gcloud_storage::http::objects::list::ListObjectsRequest;
@@ -18,7 +19,8 @@ use super::{Blob, BlobStore, StorageError, StorageKind, url_path, validate_key};
 /// The object metadata key holding the content id.
 const CONTENT_ID: &str = "rfd-content-id";
 
-/// A bucket. Writes need `storage.objects.create` (and `delete` to replace objects).
+/// A bucket. Writes need `storage.objects.create`, and `storage.objects.delete` to replace
+/// objects and to remove those of files removed from an RFD.
 pub struct GcsBucket {
     client: Client,
     bucket: String,
@@ -185,6 +187,20 @@ impl BlobStore for GcsBucket {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        validate_key(key)?;
+        let request = DeleteObjectRequest {
+            bucket: self.bucket.clone(),
+            object: key.to_string(),
+            ..Default::default()
+        };
+        match self.client.delete_object(&request).await {
+            Ok(()) => Ok(()),
+            Err(err) if is_not_found(&err) => Ok(()),
+            Err(err) => Err(remote("deleting", key)(err)),
+        }
     }
 
     fn public_url(&self, key: &str) -> String {

@@ -109,6 +109,26 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<
     Ok(())
 }
 
+fn remove_if_present(path: &Path) -> Result<(), StorageError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(io("removing", path)(err)),
+    }
+}
+
+/// Removes the empty directories above `path`, up to (not including) `root`. A directory
+/// that is not empty (or cannot be removed) ends it: it holds other objects.
+fn prune_empty_dirs(root: &Path, path: &Path) {
+    let mut dir = path.parent();
+    while let Some(current) = dir {
+        if current == root || !current.starts_with(root) || std::fs::remove_dir(current).is_err() {
+            break;
+        }
+        dir = current.parent();
+    }
+}
+
 fn is_temporary(path: &Path) -> bool {
     path.file_name().is_some_and(|name| {
         let name = name.to_string_lossy();
@@ -199,6 +219,21 @@ impl BlobStore for LocalDirectory {
             walk(&root, &root, &prefix, &mut keys)?;
             keys.sort();
             Ok(keys)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let path = self.path_of(key)?;
+        let meta_path = self.meta_path(key);
+        let root = self.root.clone();
+        blocking(move || {
+            remove_if_present(&path)?;
+            remove_if_present(&meta_path)?;
+            // Directories left empty go too, so the served tree shows no trace of the file.
+            prune_empty_dirs(&root, &path);
+            prune_empty_dirs(&root, &meta_path);
+            Ok(())
         })
         .await
     }

@@ -109,6 +109,10 @@ pub trait BlobStore: Send + Sync + Debug {
     /// Every key that starts with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
 
+    /// Removes the object at `key`. Removing an object that is not there succeeds, so a
+    /// retried cleanup does not fail on what it already removed.
+    async fn delete(&self, key: &str) -> Result<(), StorageError>;
+
     /// The URL readers download `key` from.
     fn public_url(&self, key: &str) -> String;
 }

@@ -6,11 +6,14 @@
 //!   object holds each of its files, so a historic revision keeps its own images and an
 //!   unchanged file is never uploaded again (compared by git blob id).
 //! - The RFD's latest revision is also mirrored at `rfd/NNNN/latest/<path>`, a stable link
-//!   for documents and readers; again only files whose blob changed are uploaded.
+//!   for documents and readers; again only files whose blob changed are uploaded, and a
+//!   file removed from the RFD has its `latest` object deleted. The per-commit objects
+//!   stay: historic revisions still point at them.
 //! - Google Cloud Storage is outside the platform: written in `write` mode only. The local
 //!   directory is the platform's own storage, like its database: written in every mode.
 //! - Any failure stops the attempt, so the queue retries it; nothing fails silently.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -86,6 +89,8 @@ impl Action for CopyImagesToStorage {
             .is_some_and(|rfd| rfd.latest_revision_id == Some(ctx.revision.id));
         let prefix = rfd_prefix(ctx.number);
         let mut uploaded = 0usize;
+        // The `latest` keys this revision has; any other object there is of a removed file.
+        let mut latest_keys = HashSet::new();
         for file in ctx.folder.files.clone() {
             let key = format!("{prefix}/{}/{}", ctx.commit.sha, file.path);
             let latest_key = format!("{prefix}/latest/{}", file.path);
@@ -137,6 +142,7 @@ impl Action for CopyImagesToStorage {
                 .await
                 .map_err(|err| stop("recording rfd_asset")(err.to_string()))?;
 
+            latest_keys.insert(latest_key.clone());
             if is_latest
                 && !storage
                     .has_same(&latest_key, &file.sha)
@@ -151,10 +157,24 @@ impl Action for CopyImagesToStorage {
                 uploaded += 1;
             }
         }
+        let mut removed = 0usize;
+        if is_latest {
+            // Only the job of the latest revision touches `latest/`, and no other job of
+            // the RFD runs meanwhile, so nothing listed here can be a file being added.
+            let listed = storage
+                .list(&format!("{prefix}/latest/"))
+                .await
+                .map_err(|err| stop("listing storage")(err.to_string()))?;
+            for key in listed.into_iter().filter(|key| !latest_keys.contains(key)) {
+                storage.delete(&key).await.map_err(|err| stop("deleting")(err.to_string()))?;
+                removed += 1;
+            }
+        }
         tracing::info!(
             rfd.number = ctx.number,
             files = ctx.folder.files.len(),
             uploaded,
+            removed,
             "files copied to storage"
         );
         Ok(())

@@ -20,6 +20,7 @@ mod create_pull_request;
 mod ensure_rfd_on_default_is_in_valid_state;
 mod ensure_rfd_with_pull_request_is_in_valid_state;
 mod process_includes;
+mod update_discussion;
 mod update_discussion_url;
 pub mod update_pdfs;
 mod update_pull_request;
@@ -70,11 +71,13 @@ pub enum ActionName {
     CopyImagesToStorage,
     /// Render the revision's PDF into storage and record it.
     UpdatePdfs,
+    /// Store the pull request's comments for the revision (read mode too).
+    UpdateDiscussion,
 }
 
 impl ActionName {
     /// Every action, in the order they run by default.
-    pub const ALL: [ActionName; 9] = [
+    pub const ALL: [ActionName; 10] = [
         Self::ProcessIncludes,
         Self::UpdateSearch,
         Self::CreatePullRequest,
@@ -82,6 +85,7 @@ impl ActionName {
         Self::UpdateDiscussionUrl,
         Self::EnsureRfdWithPullRequestIsInValidState,
         Self::EnsureRfdOnDefaultIsInValidState,
+        Self::UpdateDiscussion,
         Self::CopyImagesToStorage,
         Self::UpdatePdfs,
     ];
@@ -103,6 +107,7 @@ impl ActionName {
             Self::EnsureRfdOnDefaultIsInValidState => {
                 Box::new(ensure_rfd_on_default_is_in_valid_state::EnsureRfdOnDefaultIsInValidState)
             }
+            Self::UpdateDiscussion => Box::new(update_discussion::UpdateDiscussion),
         }
     }
 }
@@ -528,7 +533,8 @@ impl JobHandler for Pipeline {
 pub enum JobProcessor {
     /// The pipeline over a configured source.
     Pipeline(Pipeline),
-    /// `[pipeline] mode = "skip"`: jobs succeed without being processed.
+    /// `[pipeline] mode = "skip"`: jobs succeed without being processed. Also the no-op
+    /// handler of the queue's tests and benchmark (there is no separate one).
     Skip,
     /// No source is configured: every attempt fails with that reason, so the jobs wait
     /// in the queue (and then the dead letter) until the configuration is fixed.

@@ -1,0 +1,3 @@
+DROP TABLE rfd_discussion_comment;
+DROP TABLE rfd_discussion;
+DROP TABLE rfd_reservation;
