@@ -3,8 +3,8 @@
 
 use dropshot::HttpResponseUpdatedNoContent;
 use dropshot::{
-    Body, HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseOk, Path, Query, RequestContext,
-    StreamingBody, TypedBody,
+    Body, HttpError, HttpResponseAccepted, HttpResponseCreated, HttpResponseOk,
+    HttpResponseTemporaryRedirect, Path, Query, RequestContext, StreamingBody, TypedBody,
 };
 use rfd_model::{Job, JobState};
 use schemars::JsonSchema;
@@ -728,6 +728,85 @@ pub trait RfdApi {
         path: Path<crate::trigger::TriggerPath>,
         body: TypedBody<crate::trigger::TriggerRequest>,
     ) -> Result<dropshot::HttpResponseAccepted<WebhookOutcome>, HttpError>;
+
+    // ---- OAuth login (auth-oauth) ----
+    // Types in crate::auth::oauth; handlers call into its `code` and `device` modules.
+
+    /// Generate the remote provider login url and redirect the user. The client's
+    /// redirect URI must be registered exactly; PKCE (S256) is required. Sets an HttpOnly
+    /// cookie that binds the login to this browser.
+    #[endpoint { method = GET, path = "/login/oauth/{provider}/code/authorize" }]
+    async fn authz_code_redirect(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::auth::oauth::OAuthProviderPath>,
+        query: Query<crate::auth::oauth::OAuthAuthzCodeQuery>,
+    ) -> Result<HttpResponseTemporaryRedirect, HttpError>;
+
+    /// Handle return calls from a remote OAuth provider: back to the client's redirect
+    /// URI with our code (or `error=access_denied`). Refused unless the state matches
+    /// this browser's login cookie.
+    #[endpoint { method = GET, path = "/login/oauth/{provider}/code/callback" }]
+    async fn authz_code_callback(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::auth::oauth::OAuthProviderPath>,
+        query: Query<crate::auth::oauth::OAuthAuthzCodeReturnQuery>,
+    ) -> Result<HttpResponseTemporaryRedirect, HttpError>;
+
+    /// Exchange an authorization code for an access token. The code is single-use;
+    /// client, redirect URI and PKCE verifier must match. Errors are RFC 6749 §5.2
+    /// JSON (`invalid_grant`, `invalid_client`, …).
+    #[endpoint {
+        method = POST,
+        path = "/login/oauth/{provider}/code/token",
+        content_type = "application/x-www-form-urlencoded",
+    }]
+    async fn authz_code_exchange(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::auth::oauth::OAuthProviderPath>,
+        query: Query<crate::auth::oauth::OAuthAuthzCodeExchangeQuery>,
+        body: TypedBody<crate::auth::oauth::OAuthAuthzCodeExchangeBody>,
+    ) -> Result<
+        HttpResponseOk<crate::auth::oauth::OAuthAuthzCodeExchangeResponse>,
+        crate::auth::oauth::OAuthError,
+    >;
+
+    /// Retrieve the metadata about an OAuth provider for device authorization flow
+    #[endpoint { method = GET, path = "/login/oauth/{provider}/device" }]
+    async fn get_device_provider(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::auth::oauth::OAuthProviderPath>,
+    ) -> Result<HttpResponseOk<crate::auth::oauth::OAuthProviderDeviceInfo>, HttpError>;
+
+    /// Retrieve the metadata about an OAuth provider for public PKCE authorization code flow
+    #[endpoint { method = GET, path = "/login/oauth/{provider}/public-pkce" }]
+    async fn get_web_pkce_provider(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::auth::oauth::OAuthProviderPath>,
+    ) -> Result<HttpResponseOk<crate::auth::oauth::OAuthProviderAuthorizationCodePkceInfo>, HttpError>;
+
+    /// Initiate a device authorization flow by proxying the request to the
+    /// upstream OAuth provider. Creates a login attempt and returns the upstream device
+    /// authorization response, with a device code of our own.
+    #[endpoint { method = POST, path = "/login/oauth/{provider}/device" }]
+    async fn device_authz(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::auth::oauth::OAuthProviderPath>,
+        body: TypedBody<crate::auth::oauth::DeviceAuthorizationRequest>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Exchange an OAuth device code for an access token. The client polls
+    /// this endpoint until the user completes authorization (`authorization_pending`,
+    /// `slow_down`, `access_denied` and `expired_token` as RFC 8628 §3.5 errors).
+    #[endpoint {
+        method = POST,
+        path = "/login/oauth/{provider}/device/exchange",
+        content_type = "application/x-www-form-urlencoded",
+    }]
+    async fn exchange_device_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<crate::auth::oauth::OAuthProviderPath>,
+        body: TypedBody<crate::auth::oauth::DeviceTokenExchangeRequest>,
+    ) -> Result<http::Response<Body>, HttpError>;
 }
 
 /// The OpenAPI document of the API, as committed in `openapi/rfd-api.json`.

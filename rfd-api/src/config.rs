@@ -98,6 +98,10 @@ pub struct AuthSection {
     /// OAuth clients that must exist (`[[auth.oauth_clients]]`), created at every
     /// start if missing.
     pub oauth_clients: Vec<crate::clients::ConfiguredOAuthClient>,
+    /// `[auth.github]`: login with GitHub (absent: GitHub login is off).
+    pub github: Option<crate::auth::oauth::config::OAuthProviderConfig>,
+    /// `[auth.google]`: login with Google (absent: Google login is off).
+    pub google: Option<crate::auth::oauth::config::OAuthProviderConfig>,
 }
 
 /// `[source]`: the one section both binaries read the repository from (`rfd_dir` is

@@ -6,7 +6,8 @@ use std::time::Duration;
 use dropshot::HttpResponseUpdatedNoContent;
 use dropshot::{
     ApiDescription, Body, ConfigDropshot, HttpError, HttpResponseAccepted, HttpResponseCreated,
-    HttpResponseOk, HttpServer, Path, Query, RequestContext, ServerBuilder, StreamingBody, TypedBody,
+    HttpResponseOk, HttpResponseTemporaryRedirect, HttpServer, Path, Query, RequestContext, ServerBuilder,
+    StreamingBody, TypedBody,
 };
 use rfd_model::{Job, JobFilter, Page, Store};
 use secrecy::ExposeSecret;
@@ -22,6 +23,7 @@ use crate::api::{
     StoragePath, UserAccessTokenPath, UserGroupPath, UserKeyPath, UserPath, rfd_api_mod,
 };
 use crate::auth::jwt::{Jwks, Keys};
+use crate::auth::oauth;
 use crate::caller::Caller;
 use crate::clients::{ClientPath, ClientRedirectUriPath, ClientSecretPath, Magic, OAuth};
 use crate::config::ApiConfig;
@@ -804,6 +806,63 @@ impl RfdApi for RfdApiImpl {
         body: TypedBody<crate::trigger::TriggerRequest>,
     ) -> Result<dropshot::HttpResponseAccepted<crate::api::WebhookOutcome>, HttpError> {
         crate::trigger::receive(rqctx, path.into_inner().trigger_id, body).await
+    }
+
+    // ---- OAuth login (auth-oauth) ----
+
+    async fn authz_code_redirect(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<oauth::OAuthProviderPath>,
+        query: Query<oauth::OAuthAuthzCodeQuery>,
+    ) -> Result<HttpResponseTemporaryRedirect, HttpError> {
+        oauth::code::authorize(&rqctx, path.into_inner().provider, query.into_inner()).await
+    }
+
+    async fn authz_code_callback(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<oauth::OAuthProviderPath>,
+        query: Query<oauth::OAuthAuthzCodeReturnQuery>,
+    ) -> Result<HttpResponseTemporaryRedirect, HttpError> {
+        oauth::code::callback(&rqctx, path.into_inner().provider, query.into_inner()).await
+    }
+
+    async fn authz_code_exchange(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<oauth::OAuthProviderPath>,
+        query: Query<oauth::OAuthAuthzCodeExchangeQuery>,
+        body: TypedBody<oauth::OAuthAuthzCodeExchangeBody>,
+    ) -> Result<HttpResponseOk<oauth::OAuthAuthzCodeExchangeResponse>, oauth::OAuthError> {
+        oauth::code::token(&rqctx, path.into_inner().provider, query.into_inner(), body.into_inner()).await
+    }
+
+    async fn get_device_provider(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<oauth::OAuthProviderPath>,
+    ) -> Result<HttpResponseOk<oauth::OAuthProviderDeviceInfo>, HttpError> {
+        Ok(HttpResponseOk(oauth::device::info(rqctx.context(), path.into_inner().provider)?))
+    }
+
+    async fn get_web_pkce_provider(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<oauth::OAuthProviderPath>,
+    ) -> Result<HttpResponseOk<oauth::OAuthProviderAuthorizationCodePkceInfo>, HttpError> {
+        Ok(HttpResponseOk(oauth::code::public_pkce_info(rqctx.context(), path.into_inner().provider)?))
+    }
+
+    async fn device_authz(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<oauth::OAuthProviderPath>,
+        body: TypedBody<oauth::DeviceAuthorizationRequest>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        oauth::device::authorize(&rqctx, path.into_inner().provider, body.into_inner()).await
+    }
+
+    async fn exchange_device_token(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<oauth::OAuthProviderPath>,
+        body: TypedBody<oauth::DeviceTokenExchangeRequest>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        oauth::device::exchange(&rqctx, path.into_inner().provider, body.into_inner()).await
     }
 }
 

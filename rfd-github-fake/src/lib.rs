@@ -36,6 +36,7 @@
 #![recursion_limit = "256"]
 
 mod git;
+mod oauth;
 mod repo;
 mod routes;
 
@@ -51,6 +52,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use oauth::{FakeGitHubOAuth, FakeOAuthUser};
 pub use repo::TestRepo;
 
 /// Why the fake or a test repository failed.

@@ -21,6 +21,7 @@ pub mod document;
 pub mod error;
 pub mod linking;
 pub mod magic_link;
+pub mod login;
 pub mod migrations;
 pub mod processing;
 pub mod queue;

@@ -366,6 +366,9 @@ diesel::table! {
         expires_at -> Timestamptz,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        // Added by 2026-11-29-000065_oauth_login.
+        remote_state_hash -> Nullable<Bytea>,
+        api_user_id -> Nullable<Uuid>,
     }
 }
 

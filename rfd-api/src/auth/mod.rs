@@ -4,4 +4,5 @@
 pub mod jwt;
 pub mod login;
 pub mod mappers;
+pub mod oauth;
 pub mod secret;
