@@ -7,13 +7,15 @@
 //! - [`document`]: RFD documents (AsciiDoc, Markdown): title, attributes, body, write-back;
 //! - [`search`]: full-text search over RFD sections (PostgreSQL or Meilisearch);
 //! - [`storage`]: blob storage (a local directory or Google Cloud Storage) for images and PDFs;
-//! - [`config`]: configuration loading shared by the binaries.
+//! - [`config`]: configuration loading shared by the binaries;
+//! - [`events`]: outbound events to subscribers, delivered through the job queue.
 
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod document;
 pub mod error;
+pub mod events;
 pub mod migrations;
 pub mod processing;
 pub mod queue;

@@ -39,11 +39,22 @@ pub struct ProcessorConfig {
     /// The GitHub repository of the RFDs. Without it jobs cannot be processed.
     #[serde(default)]
     pub github: Option<rfd_github::GitHubConfig>,
+    /// Outbound events: who hears of changes to RFDs.
+    #[serde(default)]
+    pub events: rfd_model::events::EventSettings,
+    /// Where the processor serves its Prometheus metrics.
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl ProcessorConfig {
     /// Loads the file at `path`, then environment overrides.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        rfd_model::config::load(path)
+        let config: Self = rfd_model::config::load(path)?;
+        config
+            .events
+            .validate()
+            .map_err(|reason| ConfigError::Invalid { path: path.display().to_string(), reason })?;
+        Ok(config)
     }
 }
