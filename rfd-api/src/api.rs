@@ -17,6 +17,12 @@ use crate::access::{
     OpenIdConfiguration, RevokeAllResponse,
 };
 use crate::auth::jwt::Jwks;
+use crate::rfd::read::{
+    PaginationQuery, RfdAttrPathParams, RfdPathParams, RfdRevisionAttrPathParams, RfdRevisionPathParams,
+    RfdView, RfdVisibility, RfdWithPdf, SearchRfdsQuery, UpdateRfdAttrBody,
+};
+use rfd_model::search::SearchResults;
+use rfd_model::{RfdAttr, RfdMeta, RfdRevisionMeta, RfdWithRaw};
 
 /// The state of the service as `/health` reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -116,6 +122,13 @@ pub struct ListMappersQuery {
     pub include_depleted: Option<bool>,
 }
 
+/// A key of the local storage directory in the path (`rfd/0042/<commit>/a.png`).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StoragePath {
+    /// The key's segments.
+    pub path: Vec<String>,
+}
+
 /// What became of a webhook delivery.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct WebhookOutcome {
@@ -162,7 +175,7 @@ pub trait RfdApi {
     async fn list_jobs(
         rqctx: RequestContext<Self::Context>,
         query: Query<ListJobsQuery>,
-    ) -> Result<HttpResponseOk<Vec<Job>>, HttpError>;
+    ) -> Result<HttpResponseOk<Vec<crate::jobs::RfdJob>>, HttpError>;
 
     /// Lists queued, running, succeeded, failed (dead-letter) or superseded jobs.
     /// Requires `GetRfdsAll` (the queue names every RFD).
@@ -373,6 +386,113 @@ pub trait RfdApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<MapperPath>,
     ) -> Result<HttpResponseOk<MapperView>, HttpError>;
+
+    // ---- RFD read: RFDs, revisions, PDFs, visibility, search, storage ----
+
+    /// Lists the RFDs the caller may read, with the metadata of their latest revisions,
+    /// highest number first.
+    #[endpoint { method = GET, path = "/rfd", tags = ["rfd"] }]
+    async fn list_rfds(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<RfdMeta>>, HttpError>;
+
+    /// Gets the latest representation of an RFD's metadata.
+    #[endpoint { method = GET, path = "/rfd/{number}", tags = ["rfd"] }]
+    async fn view_rfd_meta(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseOk<RfdMeta>, HttpError>;
+
+    /// Gets the raw contents of the latest revision of an RFD.
+    #[endpoint { method = GET, path = "/rfd/{number}/raw", tags = ["rfd"] }]
+    async fn view_rfd(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithRaw>, HttpError>;
+
+    /// Gets an attribute of the latest revision of an RFD (404 when it is not set).
+    #[endpoint { method = GET, path = "/rfd/{number}/attr/{attr}", tags = ["rfd"] }]
+    async fn view_rfd_attr(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdAttrPathParams>,
+    ) -> Result<HttpResponseOk<RfdAttr>, HttpError>;
+
+    /// Gets every PDF of the latest revision of an RFD (an empty list when none).
+    #[endpoint { method = GET, path = "/rfd/{number}/pdf", tags = ["rfd"] }]
+    async fn view_rfd_pdf(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithPdf>, HttpError>;
+
+    /// Lists the revisions of an RFD, newest first.
+    #[endpoint { method = GET, path = "/rfd/{number}/revision", tags = ["rfd"] }]
+    async fn list_rfd_revisions(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+        query: Query<PaginationQuery>,
+    ) -> Result<HttpResponseOk<Vec<RfdRevisionMeta>>, HttpError>;
+
+    /// Gets an RFD's metadata at a revision (historic revisions too).
+    #[endpoint { method = GET, path = "/rfd/{number}/revision/{revision}", tags = ["rfd"] }]
+    async fn view_rfd_revision_meta(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<RfdMeta>, HttpError>;
+
+    /// Updates the metadata of an RFD's revision (`major_change`). Needs `UpdateRfd(n)`
+    /// (or `UpdateRfds`, `UpdateRfdsAll`).
+    #[endpoint { method = PATCH, path = "/rfd/{number}/revision/{revision}", tags = ["rfd"] }]
+    async fn update_rfd_revision(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+        body: TypedBody<UpdateRfdAttrBody>,
+    ) -> Result<HttpResponseOk<RfdRevisionMeta>, HttpError>;
+
+    /// Gets the raw contents of a revision of an RFD.
+    #[endpoint { method = GET, path = "/rfd/{number}/revision/{revision}/raw", tags = ["rfd"] }]
+    async fn view_rfd_revision(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithRaw>, HttpError>;
+
+    /// Gets an attribute of a revision of an RFD.
+    #[endpoint { method = GET, path = "/rfd/{number}/revision/{revision}/attr/{attr}", tags = ["rfd"] }]
+    async fn view_rfd_revision_attr(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionAttrPathParams>,
+    ) -> Result<HttpResponseOk<RfdAttr>, HttpError>;
+
+    /// Gets every PDF of a revision of an RFD.
+    #[endpoint { method = GET, path = "/rfd/{number}/revision/{revision}/pdf", tags = ["rfd"] }]
+    async fn view_rfd_revision_pdf(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithPdf>, HttpError>;
+
+    /// Modifies the visibility of an RFD; search reflects it at once. Needs read and
+    /// `ManageRfdVisibility(n)` (or `ManageRfdsVisibility`, `ManageRfdsVisibilityAll`).
+    #[endpoint { method = POST, path = "/rfd/{number}/visibility", tags = ["rfd"] }]
+    async fn update_rfd_visibility(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+        body: TypedBody<RfdVisibility>,
+    ) -> Result<HttpResponseOk<RfdView>, HttpError>;
+
+    /// Searches the RFD index (hits only from RFDs the caller may read). Needs
+    /// `SearchRfds`, which the anonymous caller has.
+    #[endpoint { method = GET, path = "/rfd-search", tags = ["rfd"] }]
+    async fn search_rfds(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<SearchRfdsQuery>,
+    ) -> Result<HttpResponseOk<SearchResults>, HttpError>;
+
+    /// Serves a file of the local storage directory (RFD images and PDFs) with its
+    /// content type; a file of an RFD the caller may not read is a 404.
+    #[endpoint { method = GET, path = "/storage/{path:.*}", unpublished = true }]
+    async fn get_storage_file(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<StoragePath>,
+    ) -> Result<http::Response<Body>, HttpError>;
 }
 
 /// The OpenAPI document of the API, as committed in `openapi/rfd-api.json`.

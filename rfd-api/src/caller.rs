@@ -172,6 +172,13 @@ impl Caller {
     pub fn read_scope(&self) -> ReadScope {
         read_scope(&self.permissions)
     }
+
+    /// Whether the caller may read RFD `number` with this visibility: public, or
+    /// `GetRfdsAll`, or granted by number (`GetRfd`, `GetRfds`). The one decision every
+    /// RFD endpoint (and the search filter, through [`Caller::read_scope`]) uses.
+    pub fn can_read_rfd(&self, number: i32, visibility: rfd_model::Visibility) -> bool {
+        self.read_scope().allows(number, visibility)
+    }
 }
 
 /// Everything a user holds: its own permissions plus its groups', with the relative

@@ -34,6 +34,14 @@ pub struct ApiConfig {
     /// Users, groups and mappers.
     #[serde(default)]
     pub auth: AuthSection,
+    /// The search index `GET /rfd-search` queries: the same `[search]` keys, and the same
+    /// struct, as `rfd-processor` (which writes the index).
+    #[serde(default)]
+    pub search: rfd_model::search::SearchSettings,
+    /// Where the processor puts images and PDFs: the same `[storage]` keys and struct as
+    /// `rfd-processor`. A local directory is served under `/storage/…`.
+    #[serde(default)]
+    pub storage: rfd_model::storage::StorageConfig,
     /// The directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub config_dir: PathBuf,

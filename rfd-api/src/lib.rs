@@ -11,6 +11,8 @@ pub mod caller;
 pub mod config;
 pub mod error;
 pub mod intake;
+pub mod jobs;
 pub mod permissions;
+pub mod rfd;
 pub mod server;
 pub mod webhook;

@@ -18,13 +18,20 @@ use crate::access::{
 };
 use crate::api::{
     GroupPath, Health, JobPath, ListJobsQuery, ListMappersQuery, MapperPath, QueueJobsQuery, RfdApi,
-    UserAccessTokenPath, UserGroupPath, UserKeyPath, UserPath, rfd_api_mod,
+    StoragePath, UserAccessTokenPath, UserGroupPath, UserKeyPath, UserPath, rfd_api_mod,
 };
 use crate::auth::jwt::{Jwks, Keys};
 use crate::caller::Caller;
 use crate::config::ApiConfig;
 use crate::error::{store_error, unavailable};
+use crate::jobs::RfdJob;
 use crate::permissions::Permission;
+use crate::rfd::read::{
+    self, PaginationQuery, RfdAttrPathParams, RfdPathParams, RfdRevisionAttrPathParams,
+    RfdRevisionPathParams, RfdView, RfdVisibility, RfdWithPdf, SearchRfdsQuery, UpdateRfdAttrBody,
+};
+use rfd_model::search::SearchResults;
+use rfd_model::{RfdAttr, RfdMeta, RfdRevisionMeta, RfdWithRaw};
 
 /// What every handler can reach.
 pub struct ApiContext {
@@ -36,6 +43,8 @@ pub struct ApiContext {
     pub keys: Arc<Keys>,
     /// Records webhook deliveries in batches (group commit).
     pub intake: crate::intake::Intake,
+    /// The search index and local storage the RFD read endpoints use.
+    pub rfd_read: crate::rfd::read::ReadServices,
 }
 
 /// The server-side implementation of the API trait.
@@ -66,7 +75,7 @@ impl RfdApi for RfdApiImpl {
     async fn list_jobs(
         rqctx: RequestContext<Self::Context>,
         query: Query<ListJobsQuery>,
-    ) -> Result<HttpResponseOk<Vec<Job>>, HttpError> {
+    ) -> Result<HttpResponseOk<Vec<RfdJob>>, HttpError> {
         let caller = Caller::of(&rqctx).await?;
         let query = query.into_inner();
         let rfd: i32 = query
@@ -90,7 +99,7 @@ impl RfdApi for RfdApiImpl {
             .list_jobs(&JobFilter { rfd: Some(rfd), state: None }, page)
             .await
             .map_err(store_error)?;
-        Ok(HttpResponseOk(jobs))
+        Ok(HttpResponseOk(jobs.into_iter().filter_map(RfdJob::of).collect()))
     }
 
     async fn list_queue_jobs(
@@ -363,6 +372,152 @@ impl RfdApi for RfdApiImpl {
             mappers::delete(&rqctx.context().store, &caller, path.into_inner().mapper_id).await?,
         ))
     }
+
+    // ---- RFD read: RFDs, revisions, PDFs, visibility, search, storage ----
+
+    async fn list_rfds(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<RfdMeta>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        Ok(HttpResponseOk(read::list_rfds(&rqctx.context().store, &caller).await?))
+    }
+
+    async fn view_rfd_meta(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseOk<RfdMeta>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        Ok(HttpResponseOk(read::view_meta(&rqctx.context().store, &caller, &number, None).await?))
+    }
+
+    async fn view_rfd(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithRaw>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        Ok(HttpResponseOk(read::view_raw(&rqctx.context().store, &caller, &number, None).await?))
+    }
+
+    async fn view_rfd_attr(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdAttrPathParams>,
+    ) -> Result<HttpResponseOk<RfdAttr>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(read::view_attr(store, &caller, &path.number, None, path.attr).await?))
+    }
+
+    async fn view_rfd_pdf(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithPdf>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let ctx = rqctx.context();
+        let number = path.into_inner().number;
+        Ok(HttpResponseOk(read::view_pdf(&ctx.rfd_read, &ctx.store, &caller, &number, None).await?))
+    }
+
+    async fn list_rfd_revisions(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+        query: Query<PaginationQuery>,
+    ) -> Result<HttpResponseOk<Vec<RfdRevisionMeta>>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let number = path.into_inner().number;
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(read::list_revisions(store, &caller, &number, query.into_inner()).await?))
+    }
+
+    async fn view_rfd_revision_meta(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<RfdMeta>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(read::view_meta(store, &caller, &path.number, Some(path.revision)).await?))
+    }
+
+    async fn update_rfd_revision(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+        body: TypedBody<UpdateRfdAttrBody>,
+    ) -> Result<HttpResponseOk<RfdRevisionMeta>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(
+            read::update_revision(store, &caller, &path.number, path.revision, body.into_inner()).await?,
+        ))
+    }
+
+    async fn view_rfd_revision(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithRaw>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(read::view_raw(store, &caller, &path.number, Some(path.revision)).await?))
+    }
+
+    async fn view_rfd_revision_attr(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionAttrPathParams>,
+    ) -> Result<HttpResponseOk<RfdAttr>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let path = path.into_inner();
+        let store = &rqctx.context().store;
+        Ok(HttpResponseOk(
+            read::view_attr(store, &caller, &path.number, Some(path.revision), path.attr).await?,
+        ))
+    }
+
+    async fn view_rfd_revision_pdf(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdRevisionPathParams>,
+    ) -> Result<HttpResponseOk<RfdWithPdf>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let ctx = rqctx.context();
+        let path = path.into_inner();
+        Ok(HttpResponseOk(
+            read::view_pdf(&ctx.rfd_read, &ctx.store, &caller, &path.number, Some(path.revision)).await?,
+        ))
+    }
+
+    async fn update_rfd_visibility(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RfdPathParams>,
+        body: TypedBody<RfdVisibility>,
+    ) -> Result<HttpResponseOk<RfdView>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let ctx = rqctx.context();
+        let number = path.into_inner().number;
+        Ok(HttpResponseOk(
+            read::update_visibility(&ctx.rfd_read, &ctx.store, &caller, &number, body.into_inner()).await?,
+        ))
+    }
+
+    async fn search_rfds(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<SearchRfdsQuery>,
+    ) -> Result<HttpResponseOk<SearchResults>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let ctx = rqctx.context();
+        Ok(HttpResponseOk(read::search(&ctx.rfd_read, &ctx.store, &caller, query.into_inner()).await?))
+    }
+
+    async fn get_storage_file(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<StoragePath>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let caller = Caller::of(&rqctx).await?;
+        let ctx = rqctx.context();
+        crate::rfd::storage::serve(&ctx.rfd_read, &ctx.store, &caller, path.into_inner().path).await
+    }
 }
 
 /// The API description with our implementation behind it.
@@ -389,6 +544,7 @@ pub fn context_with_keys(config: ApiConfig, keys: Keys) -> ApiContext {
     let pool = rfd_model::db::pool(config.database_url.expose_secret(), &config.database);
     let store = Store::new(pool);
     ApiContext {
+        rfd_read: crate::rfd::read::ReadServices::from_config(&config, &store),
         intake: crate::intake::Intake::new(store.clone()),
         store,
         keys: Arc::new(keys),

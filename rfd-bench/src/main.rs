@@ -16,6 +16,7 @@
 //! Targets are printed next to the figures with PASS/MISS; a MISS never fails the
 //! process, a failed correctness check does.
 
+mod list;
 mod search;
 
 use std::collections::{HashMap, HashSet};
@@ -79,6 +80,15 @@ struct Args {
     /// Queries timed in the search stage.
     #[arg(long, default_value_t = 1000)]
     search_queries: usize,
+    /// The GET /rfd stage: stored RFD counts to measure (`0` skips the stage).
+    #[arg(long, value_delimiter = ',', default_values_t = [200, 5000])]
+    list_rfds: Vec<usize>,
+    /// The GET /rfd stage: most requests per run (each run also stops after 20 s).
+    #[arg(long, default_value_t = 30_000)]
+    list_requests: usize,
+    /// Run only the GET /rfd stage.
+    #[arg(long)]
+    only_list: bool,
 }
 
 #[tokio::main]
@@ -105,6 +115,13 @@ async fn main() -> anyhow::Result<()> {
         println!("  WARNING: this is a debug build; figures are meaningful only with --release");
     }
     println!();
+
+    let list_rfds: Vec<usize> = args.list_rfds.iter().copied().filter(|&n| n > 0).collect();
+    if args.only_list {
+        println!("GET /rfd with {list_rfds:?} RFDs ...");
+        list::run(&list_rfds, args.list_requests, Duration::from_secs(20)).await?.print();
+        return Ok(());
+    }
 
     let mut report = Report::default();
 
@@ -140,6 +157,10 @@ async fn main() -> anyhow::Result<()> {
     if args.search_rfds > 0 {
         println!("[5/5] search: {} generated RFDs, {} queries ...", args.search_rfds, args.search_queries);
         search::run(args.search_rfds, args.search_queries).await?.print();
+    }
+    if !list_rfds.is_empty() {
+        println!("GET /rfd with {list_rfds:?} RFDs ...");
+        list::run(&list_rfds, args.list_requests, Duration::from_secs(20)).await?.print();
     }
     Ok(())
 }

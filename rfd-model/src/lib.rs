@@ -19,6 +19,7 @@ pub mod events;
 pub mod migrations;
 pub mod processing;
 pub mod queue;
+pub mod rfd_read;
 pub mod schema;
 pub mod search;
 pub mod source;

@@ -98,6 +98,7 @@ pg_enum!(JobKind, sql_types::JobKind, {
     Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Queryable, Selectable, QueryableByName,
 )]
 #[diesel(table_name = job, check_for_backend(Pg))]
+#[schemars(rename = "QueueJob")]
 pub struct Job {
     /// Job id.
     pub id: i32,

@@ -404,7 +404,7 @@ impl Store {
 }
 
 /// Points the RFD at its newest revision and recomputes its newest major change.
-async fn refresh_latest(conn: &mut AsyncPgConnection, rfd_id: Uuid) -> Result<(), StoreError> {
+pub(crate) async fn refresh_latest(conn: &mut AsyncPgConnection, rfd_id: Uuid) -> Result<(), StoreError> {
     diesel::sql_query(
         "UPDATE rfd SET \
            latest_revision_id = (SELECT id FROM rfd_revision \

@@ -176,6 +176,7 @@ pub struct RfdRevisionMeta {
 
 /// An RFD with the metadata of one revision, without content (`RfdWithoutContent`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "RfdWithoutContent")]
 pub struct RfdMeta {
     /// RFD id.
     pub id: Uuid,
@@ -331,9 +332,44 @@ impl Default for Page {
     }
 }
 
+// ---- RFD attributes (read API; the write API sets them) ----
+
+/// An attribute that can be defined in an RFD document.
+// The variants carry no doc comments so the schema is a plain string enum, as the
+// reference's `RfdAttrName`: `discussion` (where the RFD is discussed), `labels`
+// (free-form labels), `state` (see [`crate::document::RfdState`]). The texts match the
+// write API's definition, so both produce the same `RfdAttrName` schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RfdAttrName {
+    Discussion,
+    Labels,
+    State,
+}
+
+/// An attribute with its value, as the reference API encodes it (`{"state": "published"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RfdAttr {
+    /// The URL where the RFD is discussed.
+    Discussion(String),
+    /// Free-form labels.
+    Labels(String),
+    /// The RFD's state.
+    State(crate::document::RfdState),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_use_reference_shapes() {
+        let state = RfdAttr::State(crate::document::RfdState::Published);
+        assert_eq!(serde_json::to_value(&state).ok(), Some(serde_json::json!({"state": "published"})));
+        let name: Result<RfdAttrName, _> = serde_json::from_str("\"labels\"");
+        assert_eq!(name.ok(), Some(RfdAttrName::Labels));
+    }
 
     #[test]
     fn page_is_clamped() {

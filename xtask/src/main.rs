@@ -28,6 +28,21 @@ enum Task {
     },
     /// Regenerate openapi/rfd-api.json from the API description.
     Openapi,
+    /// Regenerate the SDK (rfd-sdk/src/generated/sdk.rs) with progenitor.
+    ///
+    /// The SDK's spec (rfd-sdk/openapi.json) is --spec plus the operations of --fill-from
+    /// (by default the reference API's document) that --spec lacks.
+    Generate {
+        /// The API's OpenAPI document.
+        #[arg(long, default_value = xtask::sdk::API_SPEC_PATH)]
+        spec: PathBuf,
+        /// Take the operations --spec lacks from this document.
+        #[arg(long, default_value = xtask::sdk::REFERENCE_SPEC_PATH, conflicts_with = "no_fill")]
+        fill_from: PathBuf,
+        /// Generate from --spec alone.
+        #[arg(long)]
+        no_fill: bool,
+    },
 }
 
 #[tokio::main]
@@ -55,7 +70,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Task::Demo { exit_when_ready, config } => demo(&config, exit_when_ready).await,
+        Task::Generate { spec, fill_from, no_fill } => generate(&spec, (!no_fill).then_some(&*fill_from)),
     }
+}
+
+fn generate(spec: &Path, fill_from: Option<&Path>) -> anyhow::Result<()> {
+    use xtask::sdk;
+    let read = |path: &Path| -> anyhow::Result<serde_json::Value> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))
+    };
+    let ours = read(spec)?;
+    let combined = match fill_from {
+        Some(fill_path) if fill_path.exists() => {
+            let (combined, filled) = sdk::merge(&ours, &read(fill_path)?)?;
+            println!(
+                "filled {} operations and {} components from {}",
+                filled.operations.len(),
+                filled.components.len(),
+                fill_path.display()
+            );
+            for operation in &filled.operations {
+                println!("  {operation}");
+            }
+            combined
+        }
+        Some(fill_path) => {
+            bail!("{} does not exist (use --no-fill to generate from --spec alone)", fill_path.display())
+        }
+        None => ours,
+    };
+    let text = sdk::spec_text(&combined)?;
+    let code = sdk::generate(&text)?;
+    std::fs::write(sdk::SDK_SPEC_PATH, text)?;
+    std::fs::write(sdk::SDK_PATH, code)?;
+    println!("wrote {} and {}", sdk::SDK_SPEC_PATH, sdk::SDK_PATH);
+    Ok(())
 }
 
 async fn demo(config_path: &Path, exit_when_ready: bool) -> anyhow::Result<()> {
