@@ -11,6 +11,7 @@
 //! - [`config`]: configuration loading shared by the binaries;
 //! - [`clients`], [`magic_link`], [`linking`]: OAuth and magic-link clients, magic-link
 //!   attempts and account-link requests.
+//! - [`events`]: outbound events to subscribers, delivered through the job queue.
 
 pub mod auth;
 pub mod clients;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod linking;
 pub mod magic_link;
 pub mod login;
+pub mod events;
 pub mod migrations;
 pub mod processing;
 pub mod queue;

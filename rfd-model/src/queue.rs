@@ -83,8 +83,15 @@ pub enum JobKind {
     /// Compare a whole branch with the database (a push whose commit list may be
     /// truncated cannot be trusted to name every RFD it touched).
     BranchReconcile,
+    /// Deliver one outbound event to one subscriber (see [`crate::events`]); the job's
+    /// `rfd` is empty, so deliveries never wait behind, or hold up, the RFD's updates.
+    EventDelivery,
 }
-pg_enum!(JobKind, sql_types::JobKind, { RfdUpdate => "rfd_update", BranchReconcile => "branch_reconcile" });
+pg_enum!(JobKind, sql_types::JobKind, {
+    RfdUpdate => "rfd_update",
+    BranchReconcile => "branch_reconcile",
+    EventDelivery => "event_delivery",
+});
 
 /// A job row. Serialises as the reference API's `Job` plus the queue's own fields.
 #[derive(

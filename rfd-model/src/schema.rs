@@ -508,3 +508,43 @@ diesel::table! {
         rotated_at -> Timestamptz,
     }
 }
+
+// Outbound events (migration 2026-11-29-000090_events).
+
+diesel::table! {
+    event_subscriber (name) {
+        name -> Varchar,
+        kind -> Varchar,
+        enabled -> Bool,
+        repositories -> Nullable<Array<Text>>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    event (id) {
+        id -> Uuid,
+        kind -> Varchar,
+        owner -> Varchar,
+        repository -> Varchar,
+        rfd_number -> Int4,
+        dedupe_key -> Nullable<Varchar>,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    event_delivery (id) {
+        id -> Uuid,
+        event_id -> Uuid,
+        subscriber -> Varchar,
+        job_id -> Int4,
+        delivered_at -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int4>,
+    }
+}
+
+diesel::joinable!(event_delivery -> event (event_id));
+diesel::joinable!(event_delivery -> job (job_id));
+diesel::allow_tables_to_appear_in_same_query!(event, event_delivery, job);

@@ -45,6 +45,12 @@ pub struct ProcessorConfig {
     /// cannot be processed.
     #[serde(default)]
     pub source: rfd_model::source::SourceSection,
+    /// Outbound events: who hears of changes to RFDs.
+    #[serde(default)]
+    pub events: rfd_model::events::EventSettings,
+    /// Where the processor serves its Prometheus metrics.
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 /// The source `[source]` (or the older `[github]`) describes.
@@ -130,7 +136,12 @@ impl ProcessorConfig {
 impl ProcessorConfig {
     /// Loads the file at `path`, then environment overrides.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        rfd_model::config::load(path)
+        let config: Self = rfd_model::config::load(path)?;
+        config
+            .events
+            .validate()
+            .map_err(|reason| ConfigError::Invalid { path: path.display().to_string(), reason })?;
+        Ok(config)
     }
 }
 

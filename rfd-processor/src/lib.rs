@@ -2,6 +2,8 @@
 //! source repository for anything a webhook missed.
 
 pub mod config;
+pub mod events;
+pub mod metrics;
 pub mod pipeline;
 pub mod runner;
 pub mod scanner;

@@ -7,7 +7,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rfd_model::source::RfdSource;
 use rfd_model::{JobFilter, JobState, Page, Store};
-use rfd_processor::config::ProcessorConfig;
+use rfd_processor::config::{ProcessorConfig, SourceChoice};
+use rfd_processor::events::{EventDeliverer, WithEvents};
+use rfd_processor::metrics::{GitHubStats, Measured, ProcessorMetrics};
 use rfd_processor::pipeline::{JobProcessor, Pipeline, UpdateMode};
 use rfd_processor::runner::Runner;
 use rfd_processor::scanner::Scanner;
@@ -135,7 +137,37 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
     }
     let store = Store::new(rfd_model::db::pool(&url, &config.database));
     let search = config.search.open(&store).context("setting up search ([search])")?;
-    let source: Option<Arc<dyn RfdSource>> = config.open_source().await?;
+    // GitHub call counts and the rate limit go to the metrics when the source is GitHub.
+    let (source, github): (Option<Arc<dyn RfdSource>>, Option<Arc<rfd_github::GitHubSource>>) =
+        match config.source_choice()? {
+            None => (None, None),
+            Some(SourceChoice::Git(settings)) => (
+                Some(Arc::new(
+                    rfd_git::GitSource::open(&settings).await.context("opening the git source ([source])")?,
+                )),
+                None,
+            ),
+            Some(SourceChoice::GitHub(github)) => {
+                let github =
+                    Arc::new(rfd_github::GitHubSource::new(&github).context("setting up the GitHub client")?);
+                (Some(github.clone() as Arc<dyn RfdSource>), Some(github))
+            }
+        };
+    let metrics = Arc::new(ProcessorMetrics::new(github.map(|github| github as Arc<dyn GitHubStats>)));
+    let metrics_server = match config.metrics.processor_address {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
+                format!("listening for metrics on {address} ([metrics] processor_address)")
+            })?;
+            tracing::info!(%address, "serving metrics at /metrics");
+            Some(tokio::spawn(rfd_processor::metrics::serve(listener, metrics.clone())))
+        }
+        None => None,
+    };
+    store
+        .sync_event_subscribers(&config.events)
+        .await
+        .context("copying the [events] subscribers to the database")?;
     let storage = config.storage.open().await.context("setting up storage ([storage])")?;
     let processor = match (&source, config.pipeline.mode) {
         (_, UpdateMode::Skip) => {
@@ -170,12 +202,17 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
     let scanner = match (&source, config.scanner.enabled, config.pipeline.mode) {
         (Some(source), true, mode) if mode != UpdateMode::Skip => Some(tokio::spawn(
             Scanner::new(store.clone(), source.clone(), config.scanner.clone(), url.clone())
+                .with_metrics(metrics.clone())
                 .run(shutdown.clone().requested()),
         )),
         _ => None,
     };
     let worker = format!("rfd-processor-{}-{}", std::process::id(), &worker_suffix());
-    let runner = Runner::new(store, processor, config.processor.clone(), worker.clone());
+    let events = EventDeliverer::new(store.clone(), config.events.clone())
+        .map_err(|err| anyhow::anyhow!("{err}"))?
+        .with_metrics(metrics.clone());
+    let handler = Measured::new(WithEvents::new(processor, events), metrics);
+    let runner = Runner::new(store, handler, config.processor.clone(), worker.clone());
     let listener = tokio::spawn(rfd_processor::runner::listen(url, runner.waker()));
     tracing::info!(
         worker,
@@ -186,6 +223,9 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
     listener.abort();
     if let Some(scanner) = scanner {
         scanner.abort();
+    }
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
     }
     tracing::info!("shut down");
     Ok(())

@@ -79,6 +79,7 @@ pub struct Scanner {
     source: Arc<dyn RfdSource>,
     settings: ScannerSettings,
     database_url: String,
+    metrics: Option<Arc<crate::metrics::ProcessorMetrics>>,
 }
 
 impl Scanner {
@@ -89,7 +90,13 @@ impl Scanner {
         settings: ScannerSettings,
         database_url: String,
     ) -> Self {
-        Self { store, source, settings, database_url }
+        Self { store, source, settings, database_url, metrics: None }
+    }
+
+    /// Counts every run of [`Scanner::run`] into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::ProcessorMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Scans at start and then every interval until `shutdown` resolves.
@@ -97,7 +104,15 @@ impl Scanner {
         let mut shutdown = std::pin::pin!(shutdown);
         let interval = Duration::from_secs(self.settings.interval_secs.max(1));
         loop {
-            match self.scan().await {
+            let result = self.scan().await;
+            if let Some(metrics) = &self.metrics {
+                metrics.scan(match &result {
+                    Ok(report) if report.skipped => "skipped",
+                    Ok(_) => "completed",
+                    Err(_) => "failed",
+                });
+            }
+            match result {
                 Ok(report) if report.skipped => tracing::debug!("another processor is scanning"),
                 Ok(report) => tracing::info!(
                     scan.branches = report.branches_examined,

@@ -22,8 +22,10 @@ impl Action for CreatePullRequest {
             return Ok(());
         }
         let Some(host) = ctx.source.pull_requests() else { return Ok(()) };
-        if ctx.pull_requests().await?.iter().any(|pr| pr.state == PullRequestState::Open) {
-            return Ok(());
+        let open = ctx.pull_requests().await?.iter().find(|pr| pr.state == PullRequestState::Open).cloned();
+        if let Some(pr) = open {
+            // Once per pull request: also covers a retry after opening it but before emitting.
+            return opened(ctx, &pr).await;
         }
         if ctx.mode != UpdateMode::Write {
             tracing::info!(rfd.number = ctx.number, "read mode: pull request not created");
@@ -41,7 +43,14 @@ impl Action for CreatePullRequest {
             .await
             .map_err(|err| ActionError::source("creating the pull request", err))?;
         tracing::info!(rfd.number = ctx.number, pr = pr.number, "pull request opened");
+        opened(ctx, &pr).await?;
         ctx.add_pull_request(pr);
         Ok(())
     }
+}
+
+async fn opened(ctx: &ActionContext<'_>, pr: &rfd_model::source::PullRequest) -> Result<(), ActionError> {
+    crate::events::pull_request_opened(ctx.store, ctx.job, ctx.number, pr)
+        .await
+        .map_err(|err| ActionError::Stop(err.0))
 }

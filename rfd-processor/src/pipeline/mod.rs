@@ -438,6 +438,7 @@ impl Pipeline {
             })
             .await?;
         tracing::info!(rfd.number = number, commit = %commit.sha, major_change, "revision stored");
+        crate::events::revision_stored(&self.store, job, number, &revision, previous.as_ref()).await?;
         Ok(Some(StoredRevision { rfd, revision, folder, commit, document }))
     }
 
@@ -516,6 +517,8 @@ impl JobHandler for Pipeline {
         match job.kind {
             JobKind::RfdUpdate => self.update(&job, &attempt).await,
             JobKind::BranchReconcile => self.reconcile(&job).await,
+            // Sent by crate::events::WithEvents, which wraps the pipeline.
+            JobKind::EventDelivery => Err(JobError("event deliveries are not pipeline jobs".into())),
         }
     }
 

@@ -1855,6 +1855,13 @@ pub mod types {
     ///      "enum": [
     ///        "branch_reconcile"
     ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Deliver one outbound event to one subscriber (see [`crate::events`]); the job's `rfd` is empty, so deliveries never wait behind, or hold up, the RFD's updates.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "event_delivery"
+    ///      ]
     ///    }
     ///  ]
     ///}
@@ -1879,6 +1886,9 @@ pub mod types {
         ///Compare a whole branch with the database (a push whose commit list may be truncated cannot be trusted to name every RFD it touched).
         #[serde(rename = "branch_reconcile")]
         BranchReconcile,
+        ///Deliver one outbound event to one subscriber (see [`crate::events`]); the job's `rfd` is empty, so deliveries never wait behind, or hold up, the RFD's updates.
+        #[serde(rename = "event_delivery")]
+        EventDelivery,
     }
     impl ::std::convert::From<&Self> for JobKind {
         fn from(value: &JobKind) -> Self {
@@ -1890,6 +1900,7 @@ pub mod types {
             match *self {
                 Self::RfdUpdate => f.write_str("rfd_update"),
                 Self::BranchReconcile => f.write_str("branch_reconcile"),
+                Self::EventDelivery => f.write_str("event_delivery"),
             }
         }
     }
@@ -1901,6 +1912,7 @@ pub mod types {
             match value {
                 "rfd_update" => Ok(Self::RfdUpdate),
                 "branch_reconcile" => Ok(Self::BranchReconcile),
+                "event_delivery" => Ok(Self::EventDelivery),
                 _ => Err("invalid value".into()),
             }
         }
