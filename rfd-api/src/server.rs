@@ -612,6 +612,8 @@ impl RfdApi for RfdApiImpl {
         let path = path.into_inner();
         let revision = rfd_model::RevisionRef::Id(path.revision);
         Ok(HttpResponseOk(discussion::view(rqctx.context(), &caller, &path.number, revision).await?))
+    }
+
     // ---- OAuth and magic-link clients, magic-link login, account linking ----
 
     async fn list_oauth_clients(
@@ -798,6 +800,8 @@ impl RfdApi for RfdApiImpl {
         let id = path.into_inner().user_id;
         crate::linking::link_provider(&rqctx.context().store, &caller, id, body.into_inner()).await?;
         Ok(HttpResponseUpdatedNoContent())
+    }
+
     // ---- gitsource ----
 
     async fn trigger(
