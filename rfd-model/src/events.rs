@@ -528,7 +528,7 @@ mod tests {
     #[test]
     fn webhook_subscribers_need_a_url_and_a_secret() {
         let settings: EventSettings = toml_like(r#"{"subscribers":[{"name":"a","kind":"webhook"}]}"#);
-        assert!(settings.validate().unwrap_err().contains("events.subscribers[0].url"));
+        assert!(settings.validate().is_err_and(|reason| reason.contains("events.subscribers[0].url")));
     }
 
     fn toml_like(json: &str) -> EventSettings {

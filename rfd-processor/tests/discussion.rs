@@ -57,6 +57,9 @@ async fn comments_are_stored_for_each_revision_in_read_mode_too() {
 
     // The discussion goes on; a new commit makes a new revision with the newer comments,
     // and the first revision keeps its own.
+    // GitHub's timestamps have whole seconds; comments of one second are ordered by kind
+    // then id, so the answer must come a second later to be listed last.
+    tokio::time::sleep(GIT_SECOND).await;
     let answer = world.fake.add_issue_comment(pr, "ada", "Because everyone waits.");
     tokio::time::sleep(GIT_SECOND).await;
     ok!(world.repo.write("rfd/0042/README.adoc", adoc(42, "Queues", "discussion", "Version two.")), "write");

@@ -24,8 +24,9 @@ use rfd_model::events::{Change, Event, EventSettings, verify_signature};
 use rfd_model::{JobFilter, JobKind, JobState, Page, Store, Visibility};
 use rfd_processor::events::{EventDeliverer, WithEvents};
 use rfd_processor::metrics::{Measured, ProcessorMetrics};
+use rfd_processor::pipeline::JobProcessor;
 use rfd_processor::pipeline::{Pipeline, PipelineSettings};
-use rfd_processor::runner::{EmptyPipeline, Runner, RunnerSettings};
+use rfd_processor::runner::{Runner, RunnerSettings};
 use tokio::net::TcpListener;
 
 const SECRET: &str = "receiver-s3cret";
@@ -229,7 +230,7 @@ async fn a_receiver_that_was_down_gets_every_event_signed_and_nothing_goes_to_di
 
     let deliverer =
         ok!(EventDeliverer::new(store.clone(), events.clone()), "deliverer").with_metrics(metrics.clone());
-    let handler = Measured::new(WithEvents::new(EmptyPipeline, deliverer), metrics.clone());
+    let handler = Measured::new(WithEvents::new(JobProcessor::Skip, deliverer), metrics.clone());
     let runner_settings = RunnerSettings {
         concurrency: 4,
         lease_secs: 10.0,
@@ -356,7 +357,7 @@ async fn a_subscriber_disabled_after_the_event_gets_nothing_and_the_job_says_why
     assert_eq!(jobs.len(), 1);
 
     let handler =
-        WithEvents::new(EmptyPipeline, ok!(EventDeliverer::new(store.clone(), disabled), "deliverer"));
+        WithEvents::new(JobProcessor::Skip, ok!(EventDeliverer::new(store.clone(), disabled), "deliverer"));
     assert_eq!(attempt(&store, &handler).await, Ok(()));
     let warnings = ok!(store.job_warnings(jobs[0].id).await, "warnings");
     assert!(warnings.iter().any(|w| w.message.contains("disabled")), "{warnings:?}");

@@ -283,6 +283,7 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "redirect_uri": {
+    ///      "description": "An absolute URL without a fragment; matched exactly as given.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -291,6 +292,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AddMagicLinkRedirectBody {
+        ///An absolute URL without a fragment; matched exactly as given.
         pub redirect_uri: ::std::string::String,
     }
     impl ::std::convert::From<&AddMagicLinkRedirectBody> for AddMagicLinkRedirectBody {
@@ -315,6 +317,7 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "redirect_uri": {
+    ///      "description": "An absolute URL without a fragment; matched exactly as given.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -323,6 +326,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AddOAuthClientRedirectBody {
+        ///An absolute URL without a fragment; matched exactly as given.
         pub redirect_uri: ::std::string::String,
     }
     impl ::std::convert::From<&AddOAuthClientRedirectBody>
@@ -648,19 +652,22 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ApiUserLinkRequestPayload`
+    ///`POST /api-user-provider/{provider_id}/link-token`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /api-user-provider/{provider_id}/link-token`",
     ///  "type": "object",
     ///  "required": [
     ///    "user_id"
     ///  ],
     ///  "properties": {
     ///    "user_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForUserId"
+    ///      "description": "The user the identity should move to.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    }
     ///  }
     ///}
@@ -668,7 +675,8 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiUserLinkRequestPayload {
-        pub user_id: TypedUuidForUserId,
+        ///The user the identity should move to.
+        pub user_id: ::uuid::Uuid,
     }
     impl ::std::convert::From<&ApiUserLinkRequestPayload> for ApiUserLinkRequestPayload {
         fn from(value: &ApiUserLinkRequestPayload) -> Self {
@@ -680,19 +688,21 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ApiUserLinkRequestResponse`
+    ///A new link token: shown once.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "A new link token: shown once.",
     ///  "type": "object",
     ///  "required": [
     ///    "token"
     ///  ],
     ///  "properties": {
     ///    "token": {
-    ///      "$ref": "#/components/schemas/SecretString"
+    ///      "description": "The token, for the target user to redeem within 15 minutes.",
+    ///      "type": "string"
     ///    }
     ///  }
     ///}
@@ -700,7 +710,8 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiUserLinkRequestResponse {
-        pub token: SecretString,
+        ///The token, for the target user to redeem within 15 minutes.
+        pub token: ::std::string::String,
     }
     impl ::std::convert::From<&ApiUserLinkRequestResponse>
     for ApiUserLinkRequestResponse {
@@ -857,18 +868,20 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ApiUserProviderLinkPayload`
+    ///`POST /api-user/{user_id}/link`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /api-user/{user_id}/link`",
     ///  "type": "object",
     ///  "required": [
     ///    "token"
     ///  ],
     ///  "properties": {
     ///    "token": {
+    ///      "description": "The link token.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -877,6 +890,7 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiUserProviderLinkPayload {
+        ///The link token.
         pub token: ::std::string::String,
     }
     impl ::std::convert::From<&ApiUserProviderLinkPayload>
@@ -1183,22 +1197,25 @@ pub mod types {
             Default::default()
         }
     }
-    ///Request body for initiating a device authorization flow. The client sends its `client_id` and an optional `scope`. The API server proxies the device authorization request to the upstream provider and tracks it as a login attempt.
+    ///`POST /login/oauth/{provider}/device` (JSON).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "description": "Request body for initiating a device authorization flow. The client sends its `client_id` and an optional `scope`. The API server proxies the device authorization request to the upstream provider and tracks it as a login attempt.",
+    ///  "description": "`POST /login/oauth/{provider}/device` (JSON).",
     ///  "type": "object",
     ///  "required": [
     ///    "client_id"
     ///  ],
     ///  "properties": {
     ///    "client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
+    ///      "description": "Our OAuth client.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "scope": {
+    ///      "description": "The scope the access token should carry (space-separated; `full` for all).",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -1210,7 +1227,9 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct DeviceAuthorizationRequest {
-        pub client_id: TypedUuidForOAuthClientId,
+        ///Our OAuth client.
+        pub client_id: ::uuid::Uuid,
+        ///The scope the access token should carry (space-separated; `full` for all).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub scope: ::std::option::Option<::std::string::String>,
     }
@@ -1225,13 +1244,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///Request body for the device token exchange. The client polls this endpoint with the device_code received from the authorization step.
+    ///`POST /login/oauth/{provider}/device/exchange` (form).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "description": "Request body for the device token exchange. The client polls this endpoint with the device_code received from the authorization step.",
+    ///  "description": "`POST /login/oauth/{provider}/device/exchange` (form).",
     ///  "type": "object",
     ///  "required": [
     ///    "client_id",
@@ -1240,12 +1259,16 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
+    ///      "description": "Our OAuth client.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "device_code": {
+    ///      "description": "The device code `POST …/device` returned.",
     ///      "type": "string"
     ///    },
     ///    "grant_type": {
+    ///      "description": "`urn:ietf:params:oauth:grant-type:device_code`.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -1254,8 +1277,11 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct DeviceTokenExchangeRequest {
-        pub client_id: TypedUuidForOAuthClientId,
+        ///Our OAuth client.
+        pub client_id: ::uuid::Uuid,
+        ///The device code `POST …/device` returned.
         pub device_code: ::std::string::String,
+        ///`urn:ietf:params:oauth:grant-type:device_code`.
         pub grant_type: ::std::string::String,
     }
     impl ::std::convert::From<&DeviceTokenExchangeRequest>
@@ -1593,14 +1619,18 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkSecretId"
+    ///      "description": "The secret's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "key": {
-    ///      "$ref": "#/components/schemas/SecretString"
+    ///      "description": "The secret. Store it now: only its SHA-256 digest is kept.",
+    ///      "type": "string"
     ///    }
     ///  }
     ///}
@@ -1608,9 +1638,12 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct InitialMagicLinkSecretResponse {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        pub id: TypedUuidForMagicLinkSecretId,
-        pub key: SecretString,
+        ///The secret's id.
+        pub id: ::uuid::Uuid,
+        ///The secret. Store it now: only its SHA-256 digest is kept.
+        pub key: ::std::string::String,
     }
     impl ::std::convert::From<&InitialMagicLinkSecretResponse>
     for InitialMagicLinkSecretResponse {
@@ -1637,14 +1670,18 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthSecretId"
+    ///      "description": "The secret's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "key": {
-    ///      "$ref": "#/components/schemas/SecretString"
+    ///      "description": "The secret. Store it now: only its SHA-256 digest is kept.",
+    ///      "type": "string"
     ///    }
     ///  }
     ///}
@@ -1652,9 +1689,12 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct InitialOAuthClientSecretResponse {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        pub id: TypedUuidForOAuthSecretId,
-        pub key: SecretString,
+        ///The secret's id.
+        pub id: ::uuid::Uuid,
+        ///The secret. Store it now: only its SHA-256 digest is kept.
+        pub key: ::std::string::String,
     }
     impl ::std::convert::From<&InitialOAuthClientSecretResponse>
     for InitialOAuthClientSecretResponse {
@@ -2189,10 +2229,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "When deleted.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -2200,15 +2242,19 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkId"
+    ///      "description": "The client's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "redirect_uris": {
+    ///      "description": "Its live redirect URIs.",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/MagicLinkRedirectUri"
     ///      }
     ///    },
     ///    "secrets": {
+    ///      "description": "Its live secrets.",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/MagicLinkSecret"
@@ -2220,11 +2266,16 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLink {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When deleted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForMagicLinkId,
+        ///The client's id.
+        pub id: ::uuid::Uuid,
+        ///Its live redirect URIs.
         pub redirect_uris: ::std::vec::Vec<MagicLinkRedirectUri>,
+        ///Its live secrets.
         pub secrets: ::std::vec::Vec<MagicLinkSecret>,
     }
     impl ::std::convert::From<&MagicLink> for MagicLink {
@@ -2237,39 +2288,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`MagicLinkAttemptId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum MagicLinkAttemptId {}
-    impl ::std::convert::From<&Self> for MagicLinkAttemptId {
-        fn from(value: &MagicLinkAttemptId) -> Self {
-            value.clone()
-        }
-    }
-    ///`MagicLinkExchangeRequest`
+    ///`POST /login/magic/{channel}/exchange`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /login/magic/{channel}/exchange`",
     ///  "type": "object",
     ///  "required": [
     ///    "attempt_id",
@@ -2278,13 +2303,17 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "attempt_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkAttemptId"
+    ///      "description": "The attempt `send` answered with.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "recipient": {
+    ///      "description": "The address the link was sent to.",
     ///      "type": "string"
     ///    },
     ///    "secret": {
-    ///      "$ref": "#/components/schemas/SecretString"
+    ///      "description": "The `code` from the link.",
+    ///      "type": "string"
     ///    }
     ///  }
     ///}
@@ -2292,9 +2321,12 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkExchangeRequest {
-        pub attempt_id: TypedUuidForMagicLinkAttemptId,
+        ///The attempt `send` answered with.
+        pub attempt_id: ::uuid::Uuid,
+        ///The address the link was sent to.
         pub recipient: ::std::string::String,
-        pub secret: SecretString,
+        ///The `code` from the link.
+        pub secret: ::std::string::String,
     }
     impl ::std::convert::From<&MagicLinkExchangeRequest> for MagicLinkExchangeRequest {
         fn from(value: &MagicLinkExchangeRequest) -> Self {
@@ -2306,12 +2338,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`MagicLinkExchangeResponse`
+    ///An access token for the magic link.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An access token for the magic link.",
     ///  "type": "object",
     ///  "required": [
     ///    "access_token",
@@ -2320,13 +2353,16 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "access_token": {
+    ///      "description": "The access token (JWT).",
     ///      "type": "string"
     ///    },
     ///    "expires_in": {
+    ///      "description": "Seconds until it expires.",
     ///      "type": "integer",
     ///      "format": "int64"
     ///    },
     ///    "token_type": {
+    ///      "description": "`Bearer`.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -2335,8 +2371,11 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkExchangeResponse {
+        ///The access token (JWT).
         pub access_token: ::std::string::String,
+        ///Seconds until it expires.
         pub expires_in: i64,
+        ///`Bearer`.
         pub token_type: ::std::string::String,
     }
     impl ::std::convert::From<&MagicLinkExchangeResponse> for MagicLinkExchangeResponse {
@@ -2349,42 +2388,21 @@ pub mod types {
             Default::default()
         }
     }
-    ///`MagicLinkId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum MagicLinkId {}
-    impl ::std::convert::From<&Self> for MagicLinkId {
-        fn from(value: &MagicLinkId) -> Self {
-            value.clone()
-        }
-    }
-    ///`MagicLinkMedium`
+    ///How the link is delivered.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "email"
+    ///  "description": "How the link is delivered.",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "Email.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "email"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -2402,6 +2420,7 @@ pub mod types {
         PartialOrd
     )]
     pub enum MagicLinkMedium {
+        ///Email.
         #[serde(rename = "email")]
         Email,
     }
@@ -2467,10 +2486,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "When deleted.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -2478,12 +2499,17 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkRedirectUriId"
+    ///      "description": "The row's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "magic_link_client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkId"
+    ///      "description": "The client.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "redirect_uri": {
+    ///      "description": "The URI.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -2492,11 +2518,16 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkRedirectUri {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When deleted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForMagicLinkRedirectUriId,
-        pub magic_link_client_id: TypedUuidForMagicLinkId,
+        ///The row's id.
+        pub id: ::uuid::Uuid,
+        ///The client.
+        pub magic_link_client_id: ::uuid::Uuid,
+        ///The URI.
         pub redirect_uri: ::std::string::String,
     }
     impl ::std::convert::From<&MagicLinkRedirectUri> for MagicLinkRedirectUri {
@@ -2507,33 +2538,6 @@ pub mod types {
     impl MagicLinkRedirectUri {
         pub fn builder() -> builder::MagicLinkRedirectUri {
             Default::default()
-        }
-    }
-    ///`MagicLinkRedirectUriId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum MagicLinkRedirectUriId {}
-    impl ::std::convert::From<&Self> for MagicLinkRedirectUriId {
-        fn from(value: &MagicLinkRedirectUriId) -> Self {
-            value.clone()
         }
     }
     ///`MagicLinkSecret`
@@ -2551,10 +2555,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "When deleted.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -2562,12 +2568,17 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkSecretId"
+    ///      "description": "The secret's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "magic_link_client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkId"
+    ///      "description": "The client.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "secret_signature": {
+    ///      "description": "Always `redacted`: kept for clients of the reference API; the secret and its digest are never returned.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -2576,11 +2587,16 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkSecret {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When deleted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForMagicLinkSecretId,
-        pub magic_link_client_id: TypedUuidForMagicLinkId,
+        ///The secret's id.
+        pub id: ::uuid::Uuid,
+        ///The client.
+        pub magic_link_client_id: ::uuid::Uuid,
+        ///Always `redacted`: kept for clients of the reference API; the secret and its digest are never returned.
         pub secret_signature: ::std::string::String,
     }
     impl ::std::convert::From<&MagicLinkSecret> for MagicLinkSecret {
@@ -2593,39 +2609,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`MagicLinkSecretId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum MagicLinkSecretId {}
-    impl ::std::convert::From<&Self> for MagicLinkSecretId {
-        fn from(value: &MagicLinkSecretId) -> Self {
-            value.clone()
-        }
-    }
-    ///`MagicLinkSendRequest`
+    ///`POST /login/magic/{channel}/send`
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /login/magic/{channel}/send`",
     ///  "type": "object",
     ///  "required": [
     ///    "expires_in",
@@ -2636,27 +2626,37 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "expires_in": {
+    ///      "description": "Seconds the link works (at most 900).",
     ///      "type": "integer",
     ///      "format": "int64"
     ///    },
     ///    "medium": {
-    ///      "$ref": "#/components/schemas/MagicLinkMedium"
+    ///      "description": "`email`.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/MagicLinkMedium"
+    ///        }
+    ///      ]
     ///    },
     ///    "recipient": {
+    ///      "description": "The address to send the link to.",
     ///      "type": "string"
     ///    },
     ///    "redirect_uri": {
+    ///      "description": "Where the link points (`?code=…` is added); must be registered for the client.",
     ///      "type": "string",
     ///      "format": "uri"
     ///    },
     ///    "scope": {
+    ///      "description": "The scope of the access token the link is exchanged for.",
     ///      "type": [
     ///        "string",
     ///        "null"
     ///      ]
     ///    },
     ///    "secret": {
-    ///      "$ref": "#/components/schemas/SecretString"
+    ///      "description": "A secret of the magic-link client.",
+    ///      "type": "string"
     ///    }
     ///  }
     ///}
@@ -2664,13 +2664,19 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkSendRequest {
+        ///Seconds the link works (at most 900).
         pub expires_in: i64,
+        ///`email`.
         pub medium: MagicLinkMedium,
+        ///The address to send the link to.
         pub recipient: ::std::string::String,
+        ///Where the link points (`?code=…` is added); must be registered for the client.
         pub redirect_uri: ::std::string::String,
+        ///The scope of the access token the link is exchanged for.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub scope: ::std::option::Option<::std::string::String>,
-        pub secret: SecretString,
+        ///A secret of the magic-link client.
+        pub secret: ::std::string::String,
     }
     impl ::std::convert::From<&MagicLinkSendRequest> for MagicLinkSendRequest {
         fn from(value: &MagicLinkSendRequest) -> Self {
@@ -2682,19 +2688,22 @@ pub mod types {
             Default::default()
         }
     }
-    ///`MagicLinkSendResponse`
+    ///What `send` answers.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "What `send` answers.",
     ///  "type": "object",
     ///  "required": [
     ///    "attempt_id"
     ///  ],
     ///  "properties": {
     ///    "attempt_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForMagicLinkAttemptId"
+    ///      "description": "The attempt, to be named at exchange.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    }
     ///  }
     ///}
@@ -2702,7 +2711,8 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MagicLinkSendResponse {
-        pub attempt_id: TypedUuidForMagicLinkAttemptId,
+        ///The attempt, to be named at exchange.
+        pub attempt_id: ::uuid::Uuid,
     }
     impl ::std::convert::From<&MagicLinkSendResponse> for MagicLinkSendResponse {
         fn from(value: &MagicLinkSendResponse) -> Self {
@@ -2931,12 +2941,13 @@ pub mod types {
             value.parse()
         }
     }
-    ///`OAuthAuthzCodeExchangeBody`
+    ///`POST /login/oauth/{provider}/code/token` (form). Client credentials come in the body or as HTTP Basic, not both.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`POST /login/oauth/{provider}/code/token` (form). Client credentials come in the body or as HTTP Basic, not both.",
     ///  "type": "object",
     ///  "required": [
     ///    "code",
@@ -2946,20 +2957,15 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "client_id": {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "allOf": [
-    ///            {
-    ///              "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
-    ///            }
-    ///          ]
-    ///        }
-    ///      ]
+    ///      "description": "Our OAuth client (or in the `Authorization` header).",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ],
+    ///      "format": "uuid"
     ///    },
     ///    "client_secret": {
+    ///      "description": "Its secret (or in the `Authorization` header; none for the public PKCE client).",
     ///      "oneOf": [
     ///        {
     ///          "type": "null"
@@ -2974,6 +2980,7 @@ pub mod types {
     ///      ]
     ///    },
     ///    "code": {
+    ///      "description": "The code from the redirect.",
     ///      "type": "string"
     ///    },
     ///    "code_verifier": {
@@ -2981,9 +2988,11 @@ pub mod types {
     ///      "type": "string"
     ///    },
     ///    "grant_type": {
+    ///      "description": "`authorization_code`.",
     ///      "type": "string"
     ///    },
     ///    "redirect_uri": {
+    ///      "description": "The redirect URI the code was issued for.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -2992,14 +3001,19 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthAuthzCodeExchangeBody {
+        ///Our OAuth client (or in the `Authorization` header).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-        pub client_id: ::std::option::Option<TypedUuidForOAuthClientId>,
+        pub client_id: ::std::option::Option<::uuid::Uuid>,
+        ///Its secret (or in the `Authorization` header; none for the public PKCE client).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub client_secret: ::std::option::Option<SecretString>,
+        ///The code from the redirect.
         pub code: ::std::string::String,
         ///PKCE code verifier (RFC 7636). Required for all authorization code exchanges.
         pub code_verifier: ::std::string::String,
+        ///`authorization_code`.
         pub grant_type: ::std::string::String,
+        ///The redirect URI the code was issued for.
         pub redirect_uri: ::std::string::String,
     }
     impl ::std::convert::From<&OAuthAuthzCodeExchangeBody>
@@ -3013,12 +3027,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`OAuthAuthzCodeExchangeResponse`
+    ///An access token issued at the end of a login (RFC 6749 §5.1).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An access token issued at the end of a login (RFC 6749 §5.1).",
     ///  "type": "object",
     ///  "required": [
     ///    "access_token",
@@ -3028,13 +3043,16 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "access_token": {
+    ///      "description": "Our access token (a JWT).",
     ///      "type": "string"
     ///    },
     ///    "expires_in": {
+    ///      "description": "Seconds until it expires.",
     ///      "type": "integer",
     ///      "format": "int64"
     ///    },
     ///    "idp_token": {
+    ///      "description": "The provider's access token, only when asked for and allowed.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -3045,6 +3063,7 @@ pub mod types {
     ///      "type": "string"
     ///    },
     ///    "token_type": {
+    ///      "description": "`Bearer`.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -3053,12 +3072,16 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthAuthzCodeExchangeResponse {
+        ///Our access token (a JWT).
         pub access_token: ::std::string::String,
+        ///Seconds until it expires.
         pub expires_in: i64,
+        ///The provider's access token, only when asked for and allowed.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub idp_token: ::std::option::Option<::std::string::String>,
         ///The scope granted to the access token per RFC 6749 §5.1. An empty string indicates no permissions. Use "full" for all permissions.
         pub scope: ::std::string::String,
+        ///`Bearer`.
         pub token_type: ::std::string::String,
     }
     impl ::std::convert::From<&OAuthAuthzCodeExchangeResponse>
@@ -3087,10 +3110,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "When deleted.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -3098,15 +3123,19 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
+    ///      "description": "The client's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "redirect_uris": {
+    ///      "description": "Its live redirect URIs.",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/OAuthClientRedirectUri"
     ///      }
     ///    },
     ///    "secrets": {
+    ///      "description": "Its live secrets.",
     ///      "type": "array",
     ///      "items": {
     ///        "$ref": "#/components/schemas/OAuthClientSecret"
@@ -3118,11 +3147,16 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthClient {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When deleted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForOAuthClientId,
+        ///The client's id.
+        pub id: ::uuid::Uuid,
+        ///Its live redirect URIs.
         pub redirect_uris: ::std::vec::Vec<OAuthClientRedirectUri>,
+        ///Its live secrets.
         pub secrets: ::std::vec::Vec<OAuthClientSecret>,
     }
     impl ::std::convert::From<&OAuthClient> for OAuthClient {
@@ -3133,33 +3167,6 @@ pub mod types {
     impl OAuthClient {
         pub fn builder() -> builder::OAuthClient {
             Default::default()
-        }
-    }
-    ///`OAuthClientId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum OAuthClientId {}
-    impl ::std::convert::From<&Self> for OAuthClientId {
-        fn from(value: &OAuthClientId) -> Self {
-            value.clone()
         }
     }
     ///`OAuthClientRedirectUri`
@@ -3177,10 +3184,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "When deleted.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -3188,12 +3197,17 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthRedirectUriId"
+    ///      "description": "The row's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "oauth_client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
+    ///      "description": "The client.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "redirect_uri": {
+    ///      "description": "The URI.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -3202,11 +3216,16 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthClientRedirectUri {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When deleted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForOAuthRedirectUriId,
-        pub oauth_client_id: TypedUuidForOAuthClientId,
+        ///The row's id.
+        pub id: ::uuid::Uuid,
+        ///The client.
+        pub oauth_client_id: ::uuid::Uuid,
+        ///The URI.
         pub redirect_uri: ::std::string::String,
     }
     impl ::std::convert::From<&OAuthClientRedirectUri> for OAuthClientRedirectUri {
@@ -3234,10 +3253,12 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "created_at": {
+    ///      "description": "When created.",
     ///      "type": "string",
     ///      "format": "date-time"
     ///    },
     ///    "deleted_at": {
+    ///      "description": "When deleted.",
     ///      "type": [
     ///        "string",
     ///        "null"
@@ -3245,12 +3266,17 @@ pub mod types {
     ///      "format": "date-time"
     ///    },
     ///    "id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthSecretId"
+    ///      "description": "The secret's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "oauth_client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
+    ///      "description": "The client.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "secret_signature": {
+    ///      "description": "Always `redacted`: kept for clients of the reference API; the secret and its digest are never returned.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -3259,11 +3285,16 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthClientSecret {
+        ///When created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When deleted.
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub id: TypedUuidForOAuthSecretId,
-        pub oauth_client_id: TypedUuidForOAuthClientId,
+        ///The secret's id.
+        pub id: ::uuid::Uuid,
+        ///The client.
+        pub oauth_client_id: ::uuid::Uuid,
+        ///Always `redacted`: kept for clients of the reference API; the secret and its digest are never returned.
         pub secret_signature: ::std::string::String,
     }
     impl ::std::convert::From<&OAuthClientSecret> for OAuthClientSecret {
@@ -3276,12 +3307,58 @@ pub mod types {
             Default::default()
         }
     }
-    ///`OAuthProviderAuthorizationCodeInfo`
+    ///An OAuth error (RFC 6749 §5.2, RFC 8628 §3.5): what token endpoints answer, so OAuth client libraries understand it.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "An OAuth error (RFC 6749 §5.2, RFC 8628 §3.5): what token endpoints answer, so OAuth client libraries understand it.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "error"
+    ///  ],
+    ///  "properties": {
+    ///    "error": {
+    ///      "description": "`invalid_request`, `invalid_client`, `invalid_grant`, `unsupported_grant_type`, `invalid_scope`, `authorization_pending`, `slow_down`, `access_denied`, `expired_token`, `server_error`, `temporarily_unavailable`.",
+    ///      "type": "string"
+    ///    },
+    ///    "error_description": {
+    ///      "description": "A human-readable reason.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct OAuthError {
+        ///`invalid_request`, `invalid_client`, `invalid_grant`, `unsupported_grant_type`, `invalid_scope`, `authorization_pending`, `slow_down`, `access_denied`, `expired_token`, `server_error`, `temporarily_unavailable`.
+        pub error: ::std::string::String,
+        ///A human-readable reason.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub error_description: ::std::option::Option<::std::string::String>,
+    }
+    impl ::std::convert::From<&OAuthError> for OAuthError {
+        fn from(value: &OAuthError) -> Self {
+            value.clone()
+        }
+    }
+    impl OAuthError {
+        pub fn builder() -> builder::OAuthError {
+            Default::default()
+        }
+    }
+    ///The authorization-code endpoints of a provider.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "The authorization-code endpoints of a provider.",
     ///  "type": "object",
     ///  "required": [
     ///    "auth_url_endpoint",
@@ -3291,15 +3368,19 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "auth_url_endpoint": {
+    ///      "description": "`GET /login/oauth/{provider}/code/authorize`.",
     ///      "type": "string"
     ///    },
     ///    "redirect_endpoint": {
+    ///      "description": "`GET /login/oauth/{provider}/code/callback`.",
     ///      "type": "string"
     ///    },
     ///    "token_endpoint": {
+    ///      "description": "`POST /login/oauth/{provider}/code/token`.",
     ///      "type": "string"
     ///    },
     ///    "token_endpoint_content_type": {
+    ///      "description": "How the token endpoint takes its body.",
     ///      "type": "string"
     ///    }
     ///  }
@@ -3308,9 +3389,13 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthProviderAuthorizationCodeInfo {
+        ///`GET /login/oauth/{provider}/code/authorize`.
         pub auth_url_endpoint: ::std::string::String,
+        ///`GET /login/oauth/{provider}/code/callback`.
         pub redirect_endpoint: ::std::string::String,
+        ///`POST /login/oauth/{provider}/code/token`.
         pub token_endpoint: ::std::string::String,
+        ///How the token endpoint takes its body.
         pub token_endpoint_content_type: ::std::string::String,
     }
     impl ::std::convert::From<&OAuthProviderAuthorizationCodeInfo>
@@ -3324,12 +3409,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`OAuthProviderAuthorizationCodePkceInfo`
+    ///`GET /login/oauth/{provider}/public-pkce`: a public client that logs in with PKCE alone through a local redirect listener.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`GET /login/oauth/{provider}/public-pkce`: a public client that logs in with PKCE alone through a local redirect listener.",
     ///  "type": "object",
     ///  "required": [
     ///    "client_id",
@@ -3339,18 +3425,27 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
+    ///      "description": "The public OAuth client's id.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "proxy_port": {
+    ///      "description": "The local listener's port.",
     ///      "type": "integer",
     ///      "format": "uint16",
     ///      "minimum": 0.0
     ///    },
     ///    "redirect_endpoint": {
+    ///      "description": "Where the local listener receives the code.",
     ///      "type": "string"
     ///    },
     ///    "web": {
-    ///      "$ref": "#/components/schemas/OAuthProviderAuthorizationCodeInfo"
+    ///      "description": "Our endpoints.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/OAuthProviderAuthorizationCodeInfo"
+    ///        }
+    ///      ]
     ///    }
     ///  }
     ///}
@@ -3358,9 +3453,13 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthProviderAuthorizationCodePkceInfo {
-        pub client_id: TypedUuidForOAuthClientId,
+        ///The public OAuth client's id.
+        pub client_id: ::uuid::Uuid,
+        ///The local listener's port.
         pub proxy_port: u16,
+        ///Where the local listener receives the code.
         pub redirect_endpoint: ::std::string::String,
+        ///Our endpoints.
         pub web: OAuthProviderAuthorizationCodeInfo,
     }
     impl ::std::convert::From<&OAuthProviderAuthorizationCodePkceInfo>
@@ -3374,12 +3473,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`OAuthProviderDeviceInfo`
+    ///`GET /login/oauth/{provider}/device`: where the CLI starts a device login.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
+    ///  "description": "`GET /login/oauth/{provider}/device`: where the CLI starts a device login.",
     ///  "type": "object",
     ///  "required": [
     ///    "auth_url_endpoint",
@@ -3388,12 +3488,16 @@ pub mod types {
     ///  ],
     ///  "properties": {
     ///    "auth_url_endpoint": {
+    ///      "description": "Where to request a device code (`POST /login/oauth/{provider}/device`).",
     ///      "type": "string"
     ///    },
     ///    "client_id": {
-    ///      "$ref": "#/components/schemas/TypedUuidForOAuthClientId"
+    ///      "description": "The OAuth client id to send.",
+    ///      "type": "string",
+    ///      "format": "uuid"
     ///    },
     ///    "token_endpoint": {
+    ///      "description": "Where to poll for the token (`POST /login/oauth/{provider}/device/exchange`).",
     ///      "type": "string"
     ///    }
     ///  }
@@ -3402,8 +3506,11 @@ pub mod types {
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OAuthProviderDeviceInfo {
+        ///Where to request a device code (`POST /login/oauth/{provider}/device`).
         pub auth_url_endpoint: ::std::string::String,
-        pub client_id: TypedUuidForOAuthClientId,
+        ///The OAuth client id to send.
+        pub client_id: ::uuid::Uuid,
+        ///Where to poll for the token (`POST /login/oauth/{provider}/device/exchange`).
         pub token_endpoint: ::std::string::String,
     }
     impl ::std::convert::From<&OAuthProviderDeviceInfo> for OAuthProviderDeviceInfo {
@@ -3416,17 +3523,35 @@ pub mod types {
             Default::default()
         }
     }
-    ///`OAuthProviderName`
+    ///The providers a user can log in with (the reference's names; `zendesk` is accepted in paths but never configured).
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "enum": [
-    ///    "github",
-    ///    "google",
-    ///    "zendesk"
+    ///  "description": "The providers a user can log in with (the reference's names; `zendesk` is accepted in paths but never configured).",
+    ///  "oneOf": [
+    ///    {
+    ///      "description": "GitHub.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "github"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Google.",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "google"
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Zendesk (never configured here).",
+    ///      "type": "string",
+    ///      "enum": [
+    ///        "zendesk"
+    ///      ]
+    ///    }
     ///  ]
     ///}
     /// ```
@@ -3444,10 +3569,13 @@ pub mod types {
         PartialOrd
     )]
     pub enum OAuthProviderName {
+        ///GitHub.
         #[serde(rename = "github")]
         Github,
+        ///Google.
         #[serde(rename = "google")]
         Google,
+        ///Zendesk (never configured here).
         #[serde(rename = "zendesk")]
         Zendesk,
     }
@@ -3500,60 +3628,6 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
-        }
-    }
-    ///`OAuthRedirectUriId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum OAuthRedirectUriId {}
-    impl ::std::convert::From<&Self> for OAuthRedirectUriId {
-        fn from(value: &OAuthRedirectUriId) -> Self {
-            value.clone()
-        }
-    }
-    ///`OAuthSecretId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum OAuthSecretId {}
-    impl ::std::convert::From<&Self> for OAuthSecretId {
-        fn from(value: &OAuthSecretId) -> Self {
-            value.clone()
         }
     }
     ///`/.well-known/openid-configuration`
@@ -6663,675 +6737,116 @@ pub mod types {
             self.0.fmt(f)
         }
     }
-    ///`TypedUuidForMagicLinkAttemptId`
+    ///One moved ref, as a post-receive hook reads it from standard input.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/MagicLinkAttemptId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
+    ///  "description": "One moved ref, as a post-receive hook reads it from standard input.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "after",
+    ///    "before",
+    ///    "ref"
+    ///  ],
+    ///  "properties": {
+    ///    "after": {
+    ///      "description": "The new object id (all zeros when the ref was deleted).",
+    ///      "type": "string"
+    ///    },
+    ///    "before": {
+    ///      "description": "The old object id (all zeros when the ref was created).",
+    ///      "type": "string"
+    ///    },
+    ///    "ref": {
+    ///      "description": "The full ref name (`refs/heads/main`).",
+    ///      "type": "string"
+    ///    }
+    ///  },
+    ///  "additionalProperties": false
     ///}
     /// ```
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForMagicLinkAttemptId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForMagicLinkAttemptId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
+    #[serde(deny_unknown_fields)]
+    pub struct TriggerRef {
+        ///The new object id (all zeros when the ref was deleted).
+        pub after: ::std::string::String,
+        ///The old object id (all zeros when the ref was created).
+        pub before: ::std::string::String,
+        ///The full ref name (`refs/heads/main`).
+        #[serde(rename = "ref")]
+        pub ref_: ::std::string::String,
     }
-    impl ::std::convert::From<TypedUuidForMagicLinkAttemptId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForMagicLinkAttemptId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForMagicLinkAttemptId>
-    for TypedUuidForMagicLinkAttemptId {
-        fn from(value: &TypedUuidForMagicLinkAttemptId) -> Self {
+    impl ::std::convert::From<&TriggerRef> for TriggerRef {
+        fn from(value: &TriggerRef) -> Self {
             value.clone()
         }
     }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForMagicLinkAttemptId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
+    impl TriggerRef {
+        pub fn builder() -> builder::TriggerRef {
+            Default::default()
         }
     }
-    impl ::std::str::FromStr for TypedUuidForMagicLinkAttemptId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForMagicLinkAttemptId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForMagicLinkAttemptId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForMagicLinkAttemptId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForMagicLinkAttemptId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForMagicLinkId`
+    ///The body of `POST /trigger/{trigger_id}`: one moved ref or a list of them.
     ///
     /// <details><summary>JSON schema</summary>
     ///
     /// ```json
     ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/MagicLinkId"
+    ///  "description": "The body of `POST /trigger/{trigger_id}`: one moved ref or a list of them.",
+    ///  "anyOf": [
+    ///    {
+    ///      "description": "One ref.",
+    ///      "allOf": [
+    ///        {
+    ///          "$ref": "#/components/schemas/TriggerRef"
+    ///        }
+    ///      ]
+    ///    },
+    ///    {
+    ///      "description": "Every ref one push moved.",
+    ///      "type": "array",
+    ///      "items": {
+    ///        "$ref": "#/components/schemas/TriggerRef"
     ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
+    ///    }
+    ///  ]
     ///}
     /// ```
     /// </details>
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForMagicLinkId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForMagicLinkId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
+    pub struct TriggerRequest {
+        #[serde(
+            flatten,
+            default,
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub subtype_0: ::std::option::Option<TriggerRef>,
+        #[serde(
+            flatten,
+            default,
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub subtype_1: ::std::option::Option<::std::vec::Vec<TriggerRef>>,
     }
-    impl ::std::convert::From<TypedUuidForMagicLinkId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForMagicLinkId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForMagicLinkId> for TypedUuidForMagicLinkId {
-        fn from(value: &TypedUuidForMagicLinkId) -> Self {
+    impl ::std::convert::From<&TriggerRequest> for TriggerRequest {
+        fn from(value: &TriggerRequest) -> Self {
             value.clone()
         }
     }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForMagicLinkId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForMagicLinkId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForMagicLinkId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForMagicLinkId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForMagicLinkId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForMagicLinkId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForMagicLinkRedirectUriId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/MagicLinkRedirectUriId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForMagicLinkRedirectUriId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForMagicLinkRedirectUriId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForMagicLinkRedirectUriId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForMagicLinkRedirectUriId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForMagicLinkRedirectUriId>
-    for TypedUuidForMagicLinkRedirectUriId {
-        fn from(value: &TypedUuidForMagicLinkRedirectUriId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForMagicLinkRedirectUriId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForMagicLinkRedirectUriId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForMagicLinkRedirectUriId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForMagicLinkRedirectUriId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForMagicLinkRedirectUriId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForMagicLinkRedirectUriId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForMagicLinkSecretId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/MagicLinkSecretId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForMagicLinkSecretId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForMagicLinkSecretId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForMagicLinkSecretId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForMagicLinkSecretId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForMagicLinkSecretId>
-    for TypedUuidForMagicLinkSecretId {
-        fn from(value: &TypedUuidForMagicLinkSecretId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForMagicLinkSecretId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForMagicLinkSecretId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForMagicLinkSecretId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForMagicLinkSecretId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForMagicLinkSecretId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForMagicLinkSecretId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForOAuthClientId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/OAuthClientId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForOAuthClientId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForOAuthClientId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForOAuthClientId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForOAuthClientId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForOAuthClientId> for TypedUuidForOAuthClientId {
-        fn from(value: &TypedUuidForOAuthClientId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForOAuthClientId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForOAuthClientId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForOAuthClientId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForOAuthClientId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForOAuthClientId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForOAuthClientId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForOAuthRedirectUriId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/OAuthRedirectUriId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForOAuthRedirectUriId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForOAuthRedirectUriId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForOAuthRedirectUriId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForOAuthRedirectUriId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForOAuthRedirectUriId>
-    for TypedUuidForOAuthRedirectUriId {
-        fn from(value: &TypedUuidForOAuthRedirectUriId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForOAuthRedirectUriId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForOAuthRedirectUriId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForOAuthRedirectUriId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForOAuthRedirectUriId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForOAuthRedirectUriId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForOAuthRedirectUriId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForOAuthSecretId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/OAuthSecretId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForOAuthSecretId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForOAuthSecretId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForOAuthSecretId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForOAuthSecretId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForOAuthSecretId> for TypedUuidForOAuthSecretId {
-        fn from(value: &TypedUuidForOAuthSecretId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForOAuthSecretId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForOAuthSecretId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForOAuthSecretId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForOAuthSecretId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForOAuthSecretId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForOAuthSecretId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForUserId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/UserId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForUserId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForUserId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForUserId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForUserId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForUserId> for TypedUuidForUserId {
-        fn from(value: &TypedUuidForUserId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForUserId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForUserId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForUserId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForUserId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForUserId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForUserId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    ///`TypedUuidForUserProviderId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "format": "uuid",
-    ///  "x-rust-type": {
-    ///    "crate": "newtype-uuid",
-    ///    "parameters": [
-    ///      {
-    ///        "$ref": "#/components/schemas/UserProviderId"
-    ///      }
-    ///    ],
-    ///    "path": "newtype_uuid::TypedUuid",
-    ///    "version": "1"
-    ///  }
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct TypedUuidForUserProviderId(pub ::uuid::Uuid);
-    impl ::std::ops::Deref for TypedUuidForUserProviderId {
-        type Target = ::uuid::Uuid;
-        fn deref(&self) -> &::uuid::Uuid {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TypedUuidForUserProviderId> for ::uuid::Uuid {
-        fn from(value: TypedUuidForUserProviderId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<&TypedUuidForUserProviderId>
-    for TypedUuidForUserProviderId {
-        fn from(value: &TypedUuidForUserProviderId) -> Self {
-            value.clone()
-        }
-    }
-    impl ::std::convert::From<::uuid::Uuid> for TypedUuidForUserProviderId {
-        fn from(value: ::uuid::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::str::FromStr for TypedUuidForUserProviderId {
-        type Err = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TypedUuidForUserProviderId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<&String> for TypedUuidForUserProviderId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: &String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for TypedUuidForUserProviderId {
-        type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::fmt::Display for TypedUuidForUserProviderId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
+    impl ::std::default::Default for TriggerRequest {
+        fn default() -> Self {
+            Self {
+                subtype_0: Default::default(),
+                subtype_1: Default::default(),
+            }
+        }
+    }
+    impl TriggerRequest {
+        pub fn builder() -> builder::TriggerRequest {
+            Default::default()
         }
     }
     ///`PATCH /rfd/{number}/revision/{revision}` body.
@@ -7375,60 +6890,6 @@ pub mod types {
     impl UpdateRfdAttrBody {
         pub fn builder() -> builder::UpdateRfdAttrBody {
             Default::default()
-        }
-    }
-    ///`UserId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum UserId {}
-    impl ::std::convert::From<&Self> for UserId {
-        fn from(value: &UserId) -> Self {
-            value.clone()
-        }
-    }
-    ///`UserProviderId`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///false
-    /// ```
-    /// </details>
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(deny_unknown_fields)]
-    pub enum UserProviderId {}
-    impl ::std::convert::From<&Self> for UserProviderId {
-        fn from(value: &UserProviderId) -> Self {
-            value.clone()
         }
     }
     ///Who may read an RFD without a specific grant: everyone (`public`) or nobody (`private`).
@@ -7524,6 +6985,60 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///What became of a webhook delivery.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "What became of a webhook delivery.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "jobs_queued",
+    ///    "outcome"
+    ///  ],
+    ///  "properties": {
+    ///    "jobs_queued": {
+    ///      "description": "Jobs queued by this delivery.",
+    ///      "type": "integer",
+    ///      "format": "uint",
+    ///      "minimum": 0.0
+    ///    },
+    ///    "outcome": {
+    ///      "description": "`queued`, `duplicate`, `ignored` or `pong`.",
+    ///      "type": "string"
+    ///    },
+    ///    "reason": {
+    ///      "description": "Why nothing was queued, when nothing was.",
+    ///      "type": [
+    ///        "string",
+    ///        "null"
+    ///      ]
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookOutcome {
+        ///Jobs queued by this delivery.
+        pub jobs_queued: u32,
+        ///`queued`, `duplicate`, `ignored` or `pong`.
+        pub outcome: ::std::string::String,
+        ///Why nothing was queued, when nothing was.
+        #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason: ::std::option::Option<::std::string::String>,
+    }
+    impl ::std::convert::From<&WebhookOutcome> for WebhookOutcome {
+        fn from(value: &WebhookOutcome) -> Self {
+            value.clone()
+        }
+    }
+    impl WebhookOutcome {
+        pub fn builder() -> builder::WebhookOutcome {
+            Default::default()
         }
     }
     /// Types for composing complex structures.
@@ -8467,10 +7982,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ApiUserLinkRequestPayload {
-            user_id: ::std::result::Result<
-                super::TypedUuidForUserId,
-                ::std::string::String,
-            >,
+            user_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
         }
         impl ::std::default::Default for ApiUserLinkRequestPayload {
             fn default() -> Self {
@@ -8482,7 +7994,7 @@ pub mod types {
         impl ApiUserLinkRequestPayload {
             pub fn user_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForUserId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.user_id = value
@@ -8510,7 +8022,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ApiUserLinkRequestResponse {
-            token: ::std::result::Result<super::SecretString, ::std::string::String>,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for ApiUserLinkRequestResponse {
             fn default() -> Self {
@@ -8522,7 +8034,7 @@ pub mod types {
         impl ApiUserLinkRequestResponse {
             pub fn token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SecretString>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.token = value
@@ -8975,10 +8487,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct DeviceAuthorizationRequest {
-            client_id: ::std::result::Result<
-                super::TypedUuidForOAuthClientId,
-                ::std::string::String,
-            >,
+            client_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             scope: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -8995,7 +8504,7 @@ pub mod types {
         impl DeviceAuthorizationRequest {
             pub fn client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthClientId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.client_id = value
@@ -9041,10 +8550,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct DeviceTokenExchangeRequest {
-            client_id: ::std::result::Result<
-                super::TypedUuidForOAuthClientId,
-                ::std::string::String,
-            >,
+            client_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             device_code: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -9066,7 +8572,7 @@ pub mod types {
         impl DeviceTokenExchangeRequest {
             pub fn client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthClientId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.client_id = value
@@ -9620,11 +9126,8 @@ pub mod types {
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForMagicLinkSecretId,
-                ::std::string::String,
-            >,
-            key: ::std::result::Result<super::SecretString, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            key: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for InitialMagicLinkSecretResponse {
             fn default() -> Self {
@@ -9650,7 +9153,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkSecretId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -9662,7 +9165,7 @@ pub mod types {
             }
             pub fn key<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SecretString>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.key = value
@@ -9702,11 +9205,8 @@ pub mod types {
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForOAuthSecretId,
-                ::std::string::String,
-            >,
-            key: ::std::result::Result<super::SecretString, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            key: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for InitialOAuthClientSecretResponse {
             fn default() -> Self {
@@ -9732,7 +9232,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthSecretId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -9744,7 +9244,7 @@ pub mod types {
             }
             pub fn key<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SecretString>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.key = value
@@ -10249,10 +9749,7 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForMagicLinkId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             redirect_uris: ::std::result::Result<
                 ::std::vec::Vec<super::MagicLinkRedirectUri>,
                 ::std::string::String,
@@ -10304,7 +9801,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -10368,15 +9865,12 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct MagicLinkExchangeRequest {
-            attempt_id: ::std::result::Result<
-                super::TypedUuidForMagicLinkAttemptId,
-                ::std::string::String,
-            >,
+            attempt_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             recipient: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
-            secret: ::std::result::Result<super::SecretString, ::std::string::String>,
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for MagicLinkExchangeRequest {
             fn default() -> Self {
@@ -10390,7 +9884,7 @@ pub mod types {
         impl MagicLinkExchangeRequest {
             pub fn attempt_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkAttemptId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.attempt_id = value
@@ -10414,7 +9908,7 @@ pub mod types {
             }
             pub fn secret<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SecretString>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.secret = value
@@ -10542,12 +10036,9 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForMagicLinkRedirectUriId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             magic_link_client_id: ::std::result::Result<
-                super::TypedUuidForMagicLinkId,
+                ::uuid::Uuid,
                 ::std::string::String,
             >,
             redirect_uri: ::std::result::Result<
@@ -10597,7 +10088,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkRedirectUriId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -10609,7 +10100,7 @@ pub mod types {
             }
             pub fn magic_link_client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.magic_link_client_id = value
@@ -10673,12 +10164,9 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForMagicLinkSecretId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             magic_link_client_id: ::std::result::Result<
-                super::TypedUuidForMagicLinkId,
+                ::uuid::Uuid,
                 ::std::string::String,
             >,
             secret_signature: ::std::result::Result<
@@ -10730,7 +10218,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkSecretId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -10742,7 +10230,7 @@ pub mod types {
             }
             pub fn magic_link_client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.magic_link_client_id = value
@@ -10811,7 +10299,7 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            secret: ::std::result::Result<super::SecretString, ::std::string::String>,
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for MagicLinkSendRequest {
             fn default() -> Self {
@@ -10890,7 +10378,7 @@ pub mod types {
             }
             pub fn secret<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SecretString>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.secret = value
@@ -10931,10 +10419,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct MagicLinkSendResponse {
-            attempt_id: ::std::result::Result<
-                super::TypedUuidForMagicLinkAttemptId,
-                ::std::string::String,
-            >,
+            attempt_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
         }
         impl ::std::default::Default for MagicLinkSendResponse {
             fn default() -> Self {
@@ -10946,7 +10431,7 @@ pub mod types {
         impl MagicLinkSendResponse {
             pub fn attempt_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForMagicLinkAttemptId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.attempt_id = value
@@ -11189,7 +10674,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct OAuthAuthzCodeExchangeBody {
             client_id: ::std::result::Result<
-                ::std::option::Option<super::TypedUuidForOAuthClientId>,
+                ::std::option::Option<::uuid::Uuid>,
                 ::std::string::String,
             >,
             client_secret: ::std::result::Result<
@@ -11227,9 +10712,7 @@ pub mod types {
         impl OAuthAuthzCodeExchangeBody {
             pub fn client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::TypedUuidForOAuthClientId>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.client_id = value
@@ -11464,10 +10947,7 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForOAuthClientId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             redirect_uris: ::std::result::Result<
                 ::std::vec::Vec<super::OAuthClientRedirectUri>,
                 ::std::string::String,
@@ -11519,7 +10999,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthClientId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -11593,14 +11073,8 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForOAuthRedirectUriId,
-                ::std::string::String,
-            >,
-            oauth_client_id: ::std::result::Result<
-                super::TypedUuidForOAuthClientId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            oauth_client_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             redirect_uri: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -11648,7 +11122,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthRedirectUriId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -11660,7 +11134,7 @@ pub mod types {
             }
             pub fn oauth_client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthClientId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.oauth_client_id = value
@@ -11724,14 +11198,8 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<
-                super::TypedUuidForOAuthSecretId,
-                ::std::string::String,
-            >,
-            oauth_client_id: ::std::result::Result<
-                super::TypedUuidForOAuthClientId,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            oauth_client_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             secret_signature: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -11781,7 +11249,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthSecretId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -11793,7 +11261,7 @@ pub mod types {
             }
             pub fn oauth_client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthClientId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.oauth_client_id = value
@@ -11842,6 +11310,70 @@ pub mod types {
                     id: Ok(value.id),
                     oauth_client_id: Ok(value.oauth_client_id),
                     secret_signature: Ok(value.secret_signature),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OAuthError {
+            error: ::std::result::Result<::std::string::String, ::std::string::String>,
+            error_description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OAuthError {
+            fn default() -> Self {
+                Self {
+                    error: Err("no value supplied for error".to_string()),
+                    error_description: Ok(Default::default()),
+                }
+            }
+        }
+        impl OAuthError {
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {}", e)
+                    });
+                self
+            }
+            pub fn error_description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for error_description: {}",
+                            e
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OAuthError> for super::OAuthError {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OAuthError,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error: value.error?,
+                    error_description: value.error_description?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OAuthError> for OAuthError {
+            fn from(value: super::OAuthError) -> Self {
+                Self {
+                    error: Ok(value.error),
+                    error_description: Ok(value.error_description),
                 }
             }
         }
@@ -11970,10 +11502,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct OAuthProviderAuthorizationCodePkceInfo {
-            client_id: ::std::result::Result<
-                super::TypedUuidForOAuthClientId,
-                ::std::string::String,
-            >,
+            client_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             proxy_port: ::std::result::Result<u16, ::std::string::String>,
             redirect_endpoint: ::std::result::Result<
                 ::std::string::String,
@@ -11999,7 +11528,7 @@ pub mod types {
         impl OAuthProviderAuthorizationCodePkceInfo {
             pub fn client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthClientId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.client_id = value
@@ -12080,10 +11609,7 @@ pub mod types {
                 ::std::string::String,
                 ::std::string::String,
             >,
-            client_id: ::std::result::Result<
-                super::TypedUuidForOAuthClientId,
-                ::std::string::String,
-            >,
+            client_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             token_endpoint: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -12120,7 +11646,7 @@ pub mod types {
             }
             pub fn client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TypedUuidForOAuthClientId>,
+                T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
                 self.client_id = value
@@ -15445,6 +14971,146 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct TriggerRef {
+            after: ::std::result::Result<::std::string::String, ::std::string::String>,
+            before: ::std::result::Result<::std::string::String, ::std::string::String>,
+            ref_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TriggerRef {
+            fn default() -> Self {
+                Self {
+                    after: Err("no value supplied for after".to_string()),
+                    before: Err("no value supplied for before".to_string()),
+                    ref_: Err("no value supplied for ref_".to_string()),
+                }
+            }
+        }
+        impl TriggerRef {
+            pub fn after<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.after = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for after: {}", e)
+                    });
+                self
+            }
+            pub fn before<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.before = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for before: {}", e)
+                    });
+                self
+            }
+            pub fn ref_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ref_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ref_: {}", e)
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TriggerRef> for super::TriggerRef {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TriggerRef,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    after: value.after?,
+                    before: value.before?,
+                    ref_: value.ref_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TriggerRef> for TriggerRef {
+            fn from(value: super::TriggerRef) -> Self {
+                Self {
+                    after: Ok(value.after),
+                    before: Ok(value.before),
+                    ref_: Ok(value.ref_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TriggerRequest {
+            subtype_0: ::std::result::Result<
+                ::std::option::Option<super::TriggerRef>,
+                ::std::string::String,
+            >,
+            subtype_1: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::TriggerRef>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TriggerRequest {
+            fn default() -> Self {
+                Self {
+                    subtype_0: Ok(Default::default()),
+                    subtype_1: Ok(Default::default()),
+                }
+            }
+        }
+        impl TriggerRequest {
+            pub fn subtype_0<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TriggerRef>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subtype_0 = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for subtype_0: {}", e)
+                    });
+                self
+            }
+            pub fn subtype_1<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::TriggerRef>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subtype_1 = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for subtype_1: {}", e)
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TriggerRequest> for super::TriggerRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TriggerRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    subtype_0: value.subtype_0?,
+                    subtype_1: value.subtype_1?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TriggerRequest> for TriggerRequest {
+            fn from(value: super::TriggerRequest) -> Self {
+                Self {
+                    subtype_0: Ok(value.subtype_0),
+                    subtype_1: Ok(value.subtype_1),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdateRfdAttrBody {
             major_change: ::std::result::Result<
                 ::std::option::Option<bool>,
@@ -15488,6 +15154,83 @@ pub mod types {
             fn from(value: super::UpdateRfdAttrBody) -> Self {
                 Self {
                     major_change: Ok(value.major_change),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookOutcome {
+            jobs_queued: ::std::result::Result<u32, ::std::string::String>,
+            outcome: ::std::result::Result<::std::string::String, ::std::string::String>,
+            reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookOutcome {
+            fn default() -> Self {
+                Self {
+                    jobs_queued: Err("no value supplied for jobs_queued".to_string()),
+                    outcome: Err("no value supplied for outcome".to_string()),
+                    reason: Ok(Default::default()),
+                }
+            }
+        }
+        impl WebhookOutcome {
+            pub fn jobs_queued<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jobs_queued = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jobs_queued: {}", e)
+                    });
+                self
+            }
+            pub fn outcome<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.outcome = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for outcome: {}", e)
+                    });
+                self
+            }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {}", e)
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookOutcome> for super::WebhookOutcome {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookOutcome,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    jobs_queued: value.jobs_queued?,
+                    outcome: value.outcome?,
+                    reason: value.reason?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookOutcome> for WebhookOutcome {
+            fn from(value: super::WebhookOutcome) -> Self {
+                Self {
+                    jobs_queued: Ok(value.jobs_queued),
+                    outcome: Ok(value.outcome),
+                    reason: Ok(value.reason),
                 }
             }
         }
@@ -15603,10 +15346,15 @@ let response = client.create_api_user()
     pub fn create_api_user(&self) -> builder::CreateApiUser<'_> {
         builder::CreateApiUser::new(self)
     }
-    /**Create a new link token for linking this provider to a different api user
+    /**Makes a token (15 minutes, single use) with which another user can take over
+
+one of the caller's provider identities (`CreateUserApiProviderLinkToken`).
 
 Sends a `POST` request to `/api-user-provider/{provider_id}/link-token`
 
+Arguments:
+- `provider_id`: The identity.
+- `body`
 ```ignore
 let response = client.create_link_token()
     .provider_id(provider_id)
@@ -15740,10 +15488,15 @@ let response = client.remove_api_user_from_group()
     pub fn remove_api_user_from_group(&self) -> builder::RemoveApiUserFromGroup<'_> {
         builder::RemoveApiUserFromGroup::new(self)
     }
-    /**Link an existing login provider to this user
+    /**Redeems a link token: the identity moves to the caller, who must be the path's
+
+user, the token's target, and hold `ManageApiUser` on the identity's owner.
 
 Sends a `POST` request to `/api-user/{user_id}/link`
 
+Arguments:
+- `user_id`: The user.
+- `body`
 ```ignore
 let response = client.link_provider()
     .user_id(user_id)
@@ -15991,10 +15744,15 @@ let response = client.list_jobs()
     pub fn list_jobs(&self) -> builder::ListJobs<'_> {
         builder::ListJobs::new(self)
     }
-    /**Exchange a magic link access code for an access token
+    /**Exchanges a magic link's code for an access token (once). 401 for an unknown
+
+attempt or wrong code; 400 if used, expired or for another recipient.
 
 Sends a `POST` request to `/login/magic/{channel}/exchange`
 
+Arguments:
+- `channel`: The channel (template) name.
+- `body`
 ```ignore
 let response = client.magic_link_exchange()
     .channel(channel)
@@ -16005,10 +15763,15 @@ let response = client.magic_link_exchange()
     pub fn magic_link_exchange(&self) -> builder::MagicLinkExchange<'_> {
         builder::MagicLinkExchange::new(self)
     }
-    /**Send a new magic link authentication link
+    /**Sends a sign-in link by email. The client is identified by its secret; the
+
+redirect URI must be registered; the link works once, for at most 15 minutes. 401 for a wrong secret, 400 for a bad request, 503 when the email could not be sent (the attempt is recorded either way).
 
 Sends a `POST` request to `/login/magic/{channel}/send`
 
+Arguments:
+- `channel`: The channel (template) name.
+- `body`
 ```ignore
 let response = client.magic_link_send()
     .channel(channel)
@@ -16019,19 +15782,21 @@ let response = client.magic_link_send()
     pub fn magic_link_send(&self) -> builder::MagicLinkSend<'_> {
         builder::MagicLinkSend::new(self)
     }
-    /**Generate the remote provider login url and redirect the user
+    /**Generate the remote provider login url and redirect the user. The client's
+
+redirect URI must be registered exactly; PKCE (S256) is required. Sets an HttpOnly cookie that binds the login to this browser.
 
 Sends a `GET` request to `/login/oauth/{provider}/code/authorize`
 
 Arguments:
-- `provider`
-- `client_id`
+- `provider`: The provider.
+- `client_id`: Our OAuth client.
 - `code_challenge`: PKCE code challenge (RFC 7636). Required for all authorization code flows.
 - `code_challenge_method`: PKCE code challenge method. Must be "S256".
-- `redirect_uri`
-- `response_type`
-- `scope`
-- `state`
+- `redirect_uri`: Where to send the user back; must be registered for the client, exactly.
+- `response_type`: Must be `code`.
+- `scope`: The scope the access token should carry.
+- `state`: The client's opaque state, echoed back to it.
 ```ignore
 let response = client.authz_code_redirect()
     .provider(provider)
@@ -16048,10 +15813,17 @@ let response = client.authz_code_redirect()
     pub fn authz_code_redirect(&self) -> builder::AuthzCodeRedirect<'_> {
         builder::AuthzCodeRedirect::new(self)
     }
-    /**Handle return calls from a remote OAuth provider
+    /**Handle return calls from a remote OAuth provider: back to the client's redirect
+
+URI with our code (or `error=access_denied`). Refused unless the state matches this browser's login cookie.
 
 Sends a `GET` request to `/login/oauth/{provider}/code/callback`
 
+Arguments:
+- `provider`: The provider.
+- `code`: The provider's code.
+- `error`: The provider's error (`access_denied`, …).
+- `state`: The state we sent.
 ```ignore
 let response = client.authz_code_callback()
     .provider(provider)
@@ -16064,10 +15836,16 @@ let response = client.authz_code_callback()
     pub fn authz_code_callback(&self) -> builder::AuthzCodeCallback<'_> {
         builder::AuthzCodeCallback::new(self)
     }
-    /**Exchange an authorization code for an access token
+    /**Exchange an authorization code for an access token. The code is single-use;
+
+client, redirect URI and PKCE verifier must match. Errors are RFC 6749 §5.2 JSON (`invalid_grant`, `invalid_client`, …).
 
 Sends a `POST` request to `/login/oauth/{provider}/code/token`
 
+Arguments:
+- `provider`: The provider.
+- `request_idp_token`: Also return the provider's access token (only to users holding `RetrieveRemoteAccessToken`).
+- `body`
 ```ignore
 let response = client.authz_code_exchange()
     .provider(provider)
@@ -16083,6 +15861,8 @@ let response = client.authz_code_exchange()
 
 Sends a `GET` request to `/login/oauth/{provider}/device`
 
+Arguments:
+- `provider`: The provider.
 ```ignore
 let response = client.get_device_provider()
     .provider(provider)
@@ -16094,10 +15874,13 @@ let response = client.get_device_provider()
     }
     /**Initiate a device authorization flow by proxying the request to the
 
-upstream OAuth provider. Creates a login attempt and returns the upstream device authorization response.
+upstream OAuth provider. Creates a login attempt and returns the upstream device authorization response, with a device code of our own.
 
 Sends a `POST` request to `/login/oauth/{provider}/device`
 
+Arguments:
+- `provider`: The provider.
+- `body`
 ```ignore
 let response = client.device_authz()
     .provider(provider)
@@ -16110,10 +15893,13 @@ let response = client.device_authz()
     }
     /**Exchange an OAuth device code for an access token. The client polls
 
-this endpoint until the user completes authorization.
+this endpoint until the user completes authorization (`authorization_pending`, `slow_down`, `access_denied` and `expired_token` as RFC 8628 §3.5 errors).
 
 Sends a `POST` request to `/login/oauth/{provider}/device/exchange`
 
+Arguments:
+- `provider`: The provider.
+- `body`
 ```ignore
 let response = client.exchange_device_token()
     .provider(provider)
@@ -16128,6 +15914,8 @@ let response = client.exchange_device_token()
 
 Sends a `GET` request to `/login/oauth/{provider}/public-pkce`
 
+Arguments:
+- `provider`: The provider.
 ```ignore
 let response = client.get_web_pkce_provider()
     .provider(provider)
@@ -16137,7 +15925,7 @@ let response = client.get_web_pkce_provider()
     pub fn get_web_pkce_provider(&self) -> builder::GetWebPkceProvider<'_> {
         builder::GetWebPkceProvider::new(self)
     }
-    /**List Magic Link clients
+    /**The magic-link clients the caller may see (`GetMagicLinkClient`), all of them
 
 Sends a `GET` request to `/magic/client`
 
@@ -16149,7 +15937,9 @@ let response = client.list_magic_links()
     pub fn list_magic_links(&self) -> builder::ListMagicLinks<'_> {
         builder::ListMagicLinks::new(self)
     }
-    /**Create a new Magic Link Client
+    /**Creates a magic-link client (`CreateMagicLinkClient`); the caller is granted
+
+`GetMagicLinkClient` and `ManageMagicLinkClient` on it.
 
 Sends a `POST` request to `/magic/client`
 
@@ -16161,10 +15951,12 @@ let response = client.create_magic_link()
     pub fn create_magic_link(&self) -> builder::CreateMagicLink<'_> {
         builder::CreateMagicLink::new(self)
     }
-    /**Get a Magic Link Client
+    /**A magic-link client (`GetMagicLinkClient`)
 
 Sends a `GET` request to `/magic/client/{client_id}`
 
+Arguments:
+- `client_id`: The client.
 ```ignore
 let response = client.get_magic_link()
     .client_id(client_id)
@@ -16174,10 +15966,13 @@ let response = client.get_magic_link()
     pub fn get_magic_link(&self) -> builder::GetMagicLink<'_> {
         builder::GetMagicLink::new(self)
     }
-    /**Add a Magic Link client redirect uri
+    /**Registers a redirect URI (`ManageMagicLinkClient`)
 
 Sends a `POST` request to `/magic/client/{client_id}/redirect_uri`
 
+Arguments:
+- `client_id`: The client.
+- `body`
 ```ignore
 let response = client.create_magic_link_redirect_uri()
     .client_id(client_id)
@@ -16190,10 +15985,13 @@ let response = client.create_magic_link_redirect_uri()
     ) -> builder::CreateMagicLinkRedirectUri<'_> {
         builder::CreateMagicLinkRedirectUri::new(self)
     }
-    /**Delete a Magic Link client redirect uri
+    /**Deletes a redirect URI (`ManageMagicLinkClient`)
 
 Sends a `DELETE` request to `/magic/client/{client_id}/redirect_uri/{redirect_uri_id}`
 
+Arguments:
+- `client_id`: The client.
+- `redirect_uri_id`: The redirect URI.
 ```ignore
 let response = client.delete_magic_link_redirect_uri()
     .client_id(client_id)
@@ -16206,10 +16004,14 @@ let response = client.delete_magic_link_redirect_uri()
     ) -> builder::DeleteMagicLinkRedirectUri<'_> {
         builder::DeleteMagicLinkRedirectUri::new(self)
     }
-    /**Add a Magic Link client secret
+    /**Adds a secret (`ManageMagicLinkClient`); this response is the only time it is
+
+shown.
 
 Sends a `POST` request to `/magic/client/{client_id}/secret`
 
+Arguments:
+- `client_id`: The client.
 ```ignore
 let response = client.create_magic_link_secret()
     .client_id(client_id)
@@ -16219,10 +16021,13 @@ let response = client.create_magic_link_secret()
     pub fn create_magic_link_secret(&self) -> builder::CreateMagicLinkSecret<'_> {
         builder::CreateMagicLinkSecret::new(self)
     }
-    /**Delete a Magic Link client secret
+    /**Deletes a secret (`ManageMagicLinkClient`)
 
 Sends a `DELETE` request to `/magic/client/{client_id}/secret/{secret_id}`
 
+Arguments:
+- `client_id`: The client.
+- `secret_id`: The secret.
 ```ignore
 let response = client.delete_magic_link_secret()
     .client_id(client_id)
@@ -16276,7 +16081,9 @@ let response = client.delete_mapper()
     pub fn delete_mapper(&self) -> builder::DeleteMapper<'_> {
         builder::DeleteMapper::new(self)
     }
-    /**List OAuth clients
+    /**The OAuth clients the caller may see (`GetOAuthClient`). Secrets are listed by
+
+id only.
 
 Sends a `GET` request to `/oauth/client`
 
@@ -16288,7 +16095,9 @@ let response = client.list_oauth_clients()
     pub fn list_oauth_clients(&self) -> builder::ListOauthClients<'_> {
         builder::ListOauthClients::new(self)
     }
-    /**Create a new OAuth Client
+    /**Creates an OAuth client (`CreateOAuthClient`); the caller is granted
+
+`GetOAuthClient` and `ManageOAuthClient` on it.
 
 Sends a `POST` request to `/oauth/client`
 
@@ -16300,10 +16109,12 @@ let response = client.create_oauth_client()
     pub fn create_oauth_client(&self) -> builder::CreateOauthClient<'_> {
         builder::CreateOauthClient::new(self)
     }
-    /**Get an new OAuth Client
+    /**An OAuth client (`GetOAuthClient`)
 
 Sends a `GET` request to `/oauth/client/{client_id}`
 
+Arguments:
+- `client_id`: The client.
 ```ignore
 let response = client.get_oauth_client()
     .client_id(client_id)
@@ -16313,10 +16124,15 @@ let response = client.get_oauth_client()
     pub fn get_oauth_client(&self) -> builder::GetOauthClient<'_> {
         builder::GetOauthClient::new(self)
     }
-    /**Add an OAuth client redirect uri
+    /**Registers a redirect URI (`ManageOAuthClient`): an absolute URL without a
+
+fragment, matched exactly.
 
 Sends a `POST` request to `/oauth/client/{client_id}/redirect_uri`
 
+Arguments:
+- `client_id`: The client.
+- `body`
 ```ignore
 let response = client.create_oauth_client_redirect_uri()
     .client_id(client_id)
@@ -16329,10 +16145,13 @@ let response = client.create_oauth_client_redirect_uri()
     ) -> builder::CreateOauthClientRedirectUri<'_> {
         builder::CreateOauthClientRedirectUri::new(self)
     }
-    /**Delete an OAuth client redirect uri
+    /**Deletes a redirect URI (`ManageOAuthClient`)
 
 Sends a `DELETE` request to `/oauth/client/{client_id}/redirect_uri/{redirect_uri_id}`
 
+Arguments:
+- `client_id`: The client.
+- `redirect_uri_id`: The redirect URI.
 ```ignore
 let response = client.delete_oauth_client_redirect_uri()
     .client_id(client_id)
@@ -16345,10 +16164,12 @@ let response = client.delete_oauth_client_redirect_uri()
     ) -> builder::DeleteOauthClientRedirectUri<'_> {
         builder::DeleteOauthClientRedirectUri::new(self)
     }
-    /**Add an OAuth client secret
+    /**Adds a secret (`ManageOAuthClient`); this response is the only time it is shown
 
 Sends a `POST` request to `/oauth/client/{client_id}/secret`
 
+Arguments:
+- `client_id`: The client.
 ```ignore
 let response = client.create_oauth_client_secret()
     .client_id(client_id)
@@ -16358,10 +16179,13 @@ let response = client.create_oauth_client_secret()
     pub fn create_oauth_client_secret(&self) -> builder::CreateOauthClientSecret<'_> {
         builder::CreateOauthClientSecret::new(self)
     }
-    /**Delete an OAuth client secret
+    /**Deletes a secret (`ManageOAuthClient`); it stops working at once
 
 Sends a `DELETE` request to `/oauth/client/{client_id}/secret/{secret_id}`
 
+Arguments:
+- `client_id`: The client.
+- `secret_id`: The secret.
 ```ignore
 let response = client.delete_oauth_client_secret()
     .client_id(client_id)
@@ -16794,6 +16618,25 @@ let response = client.get_self()
     pub fn get_self(&self) -> builder::GetSelf<'_> {
         builder::GetSelf::new(self)
     }
+    /**A git server's post-receive hook reports the refs a push moved (one or a list of
+
+`{ref, before, after}`); each moved default or `NNNN` branch is queued for the processor to reconcile. Disabled unless `[trigger] enabled`; a wrong, rotated or unset id answers 404 like an unknown path, and repeated wrong ids lock the address out for a while.
+
+Sends a `POST` request to `/trigger/{trigger_id}`
+
+Arguments:
+- `trigger_id`: The id printed by `rfd-api trigger rotate`.
+- `body`
+```ignore
+let response = client.trigger()
+    .trigger_id(trigger_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn trigger(&self) -> builder::Trigger<'_> {
+        builder::Trigger::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -17095,7 +16938,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateLinkToken<'a> {
         client: &'a super::Client,
-        provider_id: Result<types::TypedUuidForUserProviderId, String>,
+        provider_id: Result<::uuid::Uuid, String>,
         body: Result<types::builder::ApiUserLinkRequestPayload, String>,
     }
     impl<'a> CreateLinkToken<'a> {
@@ -17108,13 +16951,12 @@ pub mod builder {
         }
         pub fn provider_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForUserProviderId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.provider_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForUserProviderId` for provider_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for provider_id failed".to_string()
                 });
             self
         }
@@ -17909,7 +17751,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct LinkProvider<'a> {
         client: &'a super::Client,
-        user_id: Result<types::TypedUuidForUserId, String>,
+        user_id: Result<::uuid::Uuid, String>,
         body: Result<types::builder::ApiUserProviderLinkPayload, String>,
     }
     impl<'a> LinkProvider<'a> {
@@ -17922,12 +17764,12 @@ pub mod builder {
         }
         pub fn user_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForUserId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.user_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForUserId` for user_id failed".to_string()
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
                 });
             self
         }
@@ -19639,7 +19481,7 @@ pub mod builder {
     pub struct AuthzCodeRedirect<'a> {
         client: &'a super::Client,
         provider: Result<types::OAuthProviderName, String>,
-        client_id: Result<types::TypedUuidForOAuthClientId, String>,
+        client_id: Result<::uuid::Uuid, String>,
         code_challenge: Result<::std::string::String, String>,
         code_challenge_method: Result<::std::string::String, String>,
         redirect_uri: Result<::std::string::String, String>,
@@ -19676,13 +19518,12 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthClientId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthClientId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
@@ -20051,7 +19892,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::OAuthAuthzCodeExchangeResponse>,
-            Error<types::Error>,
+            Error<types::OAuthError>,
         > {
             let Self { client, provider, request_idp_token, body } = self;
             let provider = provider.map_err(Error::InvalidRequest)?;
@@ -20610,7 +20451,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetMagicLink<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForMagicLinkId, String>,
+        client_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> GetMagicLink<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -20621,13 +20462,12 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForMagicLinkId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForMagicLinkId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
@@ -20692,7 +20532,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateMagicLinkRedirectUri<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForMagicLinkId, String>,
+        client_id: Result<::uuid::Uuid, String>,
         body: Result<types::builder::AddMagicLinkRedirectBody, String>,
     }
     impl<'a> CreateMagicLinkRedirectUri<'a> {
@@ -20705,13 +20545,12 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForMagicLinkId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForMagicLinkId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
@@ -20809,8 +20648,8 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeleteMagicLinkRedirectUri<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForMagicLinkId, String>,
-        redirect_uri_id: Result<types::TypedUuidForMagicLinkRedirectUriId, String>,
+        client_id: Result<::uuid::Uuid, String>,
+        redirect_uri_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> DeleteMagicLinkRedirectUri<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -20822,24 +20661,23 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForMagicLinkId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForMagicLinkId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
         pub fn redirect_uri_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForMagicLinkRedirectUriId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.redirect_uri_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForMagicLinkRedirectUriId` for redirect_uri_id failed"
+                    "conversion to `:: uuid :: Uuid` for redirect_uri_id failed"
                         .to_string()
                 });
             self
@@ -20906,7 +20744,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateMagicLinkSecret<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForMagicLinkId, String>,
+        client_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> CreateMagicLinkSecret<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -20917,13 +20755,12 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForMagicLinkId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForMagicLinkId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
@@ -20991,8 +20828,8 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeleteMagicLinkSecret<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForMagicLinkId, String>,
-        secret_id: Result<types::TypedUuidForMagicLinkSecretId, String>,
+        client_id: Result<::uuid::Uuid, String>,
+        secret_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> DeleteMagicLinkSecret<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -21004,25 +20841,23 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForMagicLinkId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForMagicLinkId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
         pub fn secret_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForMagicLinkSecretId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.secret_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForMagicLinkSecretId` for secret_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for secret_id failed".to_string()
                 });
             self
         }
@@ -21474,7 +21309,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetOauthClient<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForOAuthClientId, String>,
+        client_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> GetOauthClient<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -21485,13 +21320,12 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthClientId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthClientId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
@@ -21556,7 +21390,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateOauthClientRedirectUri<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForOAuthClientId, String>,
+        client_id: Result<::uuid::Uuid, String>,
         body: Result<types::builder::AddOAuthClientRedirectBody, String>,
     }
     impl<'a> CreateOauthClientRedirectUri<'a> {
@@ -21569,13 +21403,12 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthClientId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthClientId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
@@ -21674,8 +21507,8 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeleteOauthClientRedirectUri<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForOAuthClientId, String>,
-        redirect_uri_id: Result<types::TypedUuidForOAuthRedirectUriId, String>,
+        client_id: Result<::uuid::Uuid, String>,
+        redirect_uri_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> DeleteOauthClientRedirectUri<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -21687,24 +21520,23 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthClientId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthClientId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
         pub fn redirect_uri_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthRedirectUriId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.redirect_uri_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthRedirectUriId` for redirect_uri_id failed"
+                    "conversion to `:: uuid :: Uuid` for redirect_uri_id failed"
                         .to_string()
                 });
             self
@@ -21771,7 +21603,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateOauthClientSecret<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForOAuthClientId, String>,
+        client_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> CreateOauthClientSecret<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -21782,13 +21614,12 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthClientId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthClientId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
@@ -21856,8 +21687,8 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeleteOauthClientSecret<'a> {
         client: &'a super::Client,
-        client_id: Result<types::TypedUuidForOAuthClientId, String>,
-        secret_id: Result<types::TypedUuidForOAuthSecretId, String>,
+        client_id: Result<::uuid::Uuid, String>,
+        secret_id: Result<::uuid::Uuid, String>,
     }
     impl<'a> DeleteOauthClientSecret<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -21869,25 +21700,23 @@ pub mod builder {
         }
         pub fn client_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthClientId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.client_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthClientId` for client_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for client_id failed".to_string()
                 });
             self
         }
         pub fn secret_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TypedUuidForOAuthSecretId>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.secret_id = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `TypedUuidForOAuthSecretId` for secret_id failed"
-                        .to_string()
+                    "conversion to `:: uuid :: Uuid` for secret_id failed".to_string()
                 });
             self
         }
@@ -24309,6 +24138,119 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::trigger`]
+
+[`Client::trigger`]: super::Client::trigger*/
+    #[derive(Debug, Clone)]
+    pub struct Trigger<'a> {
+        client: &'a super::Client,
+        trigger_id: Result<::std::string::String, String>,
+        body: Result<types::builder::TriggerRequest, String>,
+    }
+    impl<'a> Trigger<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                trigger_id: Err("trigger_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn trigger_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.trigger_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for trigger_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TriggerRequest>,
+            <V as std::convert::TryInto<
+                types::TriggerRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `TriggerRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TriggerRequest,
+            ) -> types::builder::TriggerRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/trigger/{trigger_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookOutcome>, Error<types::Error>> {
+            let Self { client, trigger_id, body } = self;
+            let trigger_id = trigger_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::TriggerRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/trigger/{}", client.baseurl, encode_path(& trigger_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "trigger",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
                 400u16..=499u16 => {
                     Err(
                         Error::ErrorResponse(

@@ -144,7 +144,9 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config.example.toml");
         let text = std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{err}"));
         let start = text.find("# [auth.github]").unwrap_or_else(|| panic!("no [auth.github] example"));
-        let section: String = text[start..]
+        // The OAuth part ends where the next part of the file begins.
+        let end = text[start..].find("\n# ---- ").map_or(text.len(), |offset| start + offset);
+        let section: String = text[start..end]
             .lines()
             .filter_map(|line| line.strip_prefix("# "))
             .filter(|line| line.starts_with('[') || line.contains(" = "))
