@@ -440,6 +440,17 @@ async fn seeded() -> Seeded {
     app.put("rfd/0010/p1/figures/heron.png", b"\x89PNG public", "image/png").await;
     app.put("rfd/0020/s1/figures/pelican.png", b"\x89PNG private", "image/png").await;
     app.put("rfd/0020/latest/figures/pelican.png", b"\x89PNG private", "image/png").await;
+    let job = |rfd: i32| rfd_model::NewJob {
+        kind: rfd_model::JobKind::RfdUpdate,
+        owner: "acme".into(),
+        repository: "rfd".into(),
+        branch: format!("{rfd:04}"),
+        sha: format!("{rfd:040}"),
+        rfd: Some(rfd),
+        webhook_delivery_id: None,
+        committed_at: at(1),
+    };
+    ok(app.store.enqueue(&[job(10), job(20)]).await);
     Seeded { app, private_rev: private_rev.id, public_rev: public_rev.id }
 }
 
@@ -506,6 +517,11 @@ async fn visibility_matrix_leaks_nothing() {
                 );
             }
         }
+        // Jobs, as the reference: shown to whoever may read the RFD by grant (GetRfd(n),
+        // GetRfds, GetRfdsAll); a private RFD's jobs never to anyone else.
+        let jobs = app.get_ok("/job?rfd=20", token).await;
+        let listed = jobs.as_array().map_or(0, Vec::len);
+        assert_eq!(listed, usize::from(reads_private), "{who}: jobs of RFD 20: {jobs}");
         let list = app.get_ok("/rfd", token).await;
         let expected = if reads_private { vec![20, 10] } else { vec![10] };
         assert_eq!(numbers(&list), expected, "{who}: list");

@@ -128,7 +128,9 @@ async fn demo(exit_when_ready: bool) -> anyhow::Result<()> {
     if !status.success() {
         bail!("building rfd-api, rfd-processor and rfd-cli failed");
     }
-    let bin = rfd_devdb::target_dir().join("debug");
+    // Canonical, so the printed rfd-cli path is short and has no `..`.
+    let target = rfd_devdb::target_dir();
+    let bin = std::fs::canonicalize(&target).unwrap_or(target).join("debug");
 
     // A git server of our own: a bare repository people push to, and a clone they push from.
     let dir = std::env::current_dir()?.join(DEMO_DIR);
