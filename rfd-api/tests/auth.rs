@@ -2,6 +2,8 @@
 //! rejection, key rotation, API keys stored only as digests, the grant rule, groups,
 //! mappers under concurrent logins, revocation, and no secret in any response.
 
+mod http_common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -101,17 +103,7 @@ impl App {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = ok(request.send().await);
-        let status = response.status().as_u16();
-        let text = ok(response.text().await);
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        http_common::call(&self.client, &self.base, method, path, token, body).await
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {

@@ -3,6 +3,8 @@
 //! matrix of callers × public/private RFDs × endpoints, with zero leaks), search through
 //! the PostgreSQL index, and the local storage directory served under `/storage`.
 
+mod http_common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,17 +66,7 @@ impl App {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = ok(request.send().await);
-        let status = response.status().as_u16();
-        let text = ok(response.text().await);
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        http_common::call(&self.client, &self.base, method, path, token, body).await
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {

@@ -1,6 +1,8 @@
 //! RFD writes and discussions over real HTTP, against a real database and a real git
 //! repository served by the GitHub fake (through the production GitHub client).
 
+mod http_common;
+
 use std::time::Duration;
 
 use chrono::Utc;
@@ -81,17 +83,7 @@ impl App {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = ok(request.send().await);
-        let status = response.status().as_u16();
-        let text = ok(response.text().await);
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        http_common::call(&self.client, &self.base, method, path, token, body).await
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
