@@ -238,7 +238,8 @@ pub enum EditCommand {
         #[arg(long)]
         message: Option<String>,
     },
-    /// Replace the whole document with a file's contents.
+    /// Replace the whole document with a file's contents (`POST /rfd/{n}/raw`).
+    #[command(visible_alias = "raw")]
     Document {
         number: String,
         file: PathBuf,

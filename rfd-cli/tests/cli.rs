@@ -3,59 +3,34 @@
 //! own function. Every command runs as a user would run it: arguments, environment,
 //! standard input; we read its standard output, standard error and exit status.
 
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+mod common;
 
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::{CLI, Server, json_of, ok, one_line_error, run, text};
 use rfd_model::search::postgres::PostgresSearch;
 use rfd_model::search::{IndexedRfd, SearchIndex as _};
-use rfd_model::{ContentFormat, JobKind, NewJob, NewRevision, NewRfd, Store, Visibility};
+use rfd_model::{ContentFormat, JobKind, NewJob, NewRevision, NewRfd, Visibility};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt as _;
-
-const CLI: &str = env!("CARGO_BIN_EXE_rfd-cli");
-
-fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
-    result.unwrap_or_else(|err| panic!("{err}"))
-}
 
 /// A running API with an administrator's key, and a config directory of its own.
 struct Api {
-    server: Option<dropshot::HttpServer<rfd_api::server::ApiContext>>,
-    base: String,
-    store: Store,
+    server: Server,
     admin_id: String,
     admin_key: String,
     home: tempfile::TempDir,
-    _db: rfd_devdb::TestDatabase,
 }
 
 impl Api {
     async fn start() -> Self {
-        let db = rfd_devdb::test_database().await;
-        let home = ok(tempfile::tempdir());
-        let config = home.path().join("rfd-api.toml");
-        ok(std::fs::write(
-            &config,
-            format!(
-                "database_url = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[search]\nbackend = \"postgres\"\n",
-                db.url
-            ),
-        ));
-        let mut config = ok(rfd_api::config::ApiConfig::load(&config));
-        // `DATABASE_URL` overrides the file; the test's own database is the one to use.
-        config.database_url = db.url.clone().into();
-        let server = ok(rfd_api::server::start(rfd_api::server::context(config)));
-        let base = format!("http://{}", server.local_addr());
-        let store = Store::new(rfd_model::db::pool(&db.url, &Default::default()));
-        let admin = ok(rfd_api::bootstrap::bootstrap(&store, chrono::Duration::days(1), false).await);
+        let server = Server::start("[search]\nbackend = \"postgres\"\n").await;
+        let admin = ok(rfd_api::bootstrap::bootstrap(&server.store, chrono::Duration::days(1), false).await);
         Self {
-            server: Some(server),
-            base,
-            store,
+            server,
             admin_id: admin.user_id.to_string(),
             admin_key: admin.key,
-            home,
-            _db: db,
+            home: ok(tempfile::tempdir()),
         }
     }
 
@@ -65,65 +40,13 @@ impl Api {
     }
 
     async fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-        run(self.home.path(), &self.base, args, env, stdin).await
+        run(self.home.path(), &self.server.base, args, env, stdin).await
     }
 
     /// Runs a command that must succeed and prints JSON; returns the JSON.
     async fn json(&self, args: &[&str]) -> Value {
-        let output = self.admin(args).await;
-        assert!(output.status.success(), "rfd-cli {args:?} failed: {}", text(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-            panic!("rfd-cli {args:?} printed no JSON ({err}): {}", text(&output.stdout))
-        })
+        json_of(args, &self.admin(args).await)
     }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            // Stop it in the background; the test's runtime is ending.
-            drop(tokio::spawn(server.close()));
-        }
-    }
-}
-
-async fn run(home: &Path, host: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut command = tokio::process::Command::new(CLI);
-    command
-        .args(args)
-        .env("RFD_CONFIG_DIR", home)
-        .env("RFD_HOST", host)
-        .env_remove("RFD_TOKEN")
-        .env_remove("RFD_FORMAT")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = ok(command.spawn());
-    if let Some(input) = stdin
-        && let Some(mut pipe) = child.stdin.take()
-    {
-        ok(pipe.write_all(input.as_bytes()).await);
-        drop(pipe);
-    }
-    ok(child.wait_with_output().await)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A failed command: non-zero exit, nothing on stdout, exactly one line on stderr.
-fn one_line_error(output: &Output) -> String {
-    assert!(!output.status.success(), "expected a failure, got: {}", text(&output.stdout));
-    assert!(output.stdout.is_empty(), "stdout of a failure: {}", text(&output.stdout));
-    let stderr = text(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr:?}");
-    assert!(stderr.starts_with("rfd-cli: "), "{stderr}");
-    stderr
 }
 
 #[tokio::test]
@@ -308,7 +231,7 @@ async fn job_list_in_json_and_as_a_table() {
         webhook_delivery_id: None,
         committed_at,
     };
-    ok(api.store.enqueue(&[job("aaaa111", 42), job("bbbb222", 42), job("cccc333", 43)]).await);
+    ok(api.server.store.enqueue(&[job("aaaa111", 42), job("bbbb222", 42), job("cccc333", 43)]).await);
 
     let jobs = api.json(&["job", "list", "--rfd", "42"]).await;
     let shas: Vec<&str> = jobs.as_array().into_iter().flatten().filter_map(|j| j["sha"].as_str()).collect();
@@ -389,10 +312,11 @@ impl Api {
     /// An RFD with one revision, indexed for search.
     async fn seed_rfd(&self, number: i32, visibility: Visibility, title: &str, state: &str, content: &str) {
         let link = Some(format!("https://github.com/acme/rfd/tree/{number:04}"));
-        let rfd = ok(self.store.insert_rfd(&NewRfd { rfd_number: number, link, visibility }).await);
+        let rfd = ok(self.server.store.insert_rfd(&NewRfd { rfd_number: number, link, visibility }).await);
         let committed_at =
             ok(chrono::DateTime::parse_from_rfc3339("2026-03-04T10:20:00Z")).with_timezone(&chrono::Utc);
         let revision = ok(self
+            .server
             .store
             .insert_revision(&NewRevision {
                 rfd_id: rfd.id,
@@ -411,7 +335,7 @@ impl Api {
                 problems: Vec::new(),
             })
             .await);
-        ok(PostgresSearch::new(self.store.clone())
+        ok(PostgresSearch::new(self.server.store.clone())
             .index_rfd(&IndexedRfd::from_revision(&rfd, &revision))
             .await);
     }

@@ -1,201 +1,449 @@
-//! `auth login` over the device flow, against a local stand-in for the API's login
-//! endpoints (the reference's protocol: `GET`/`POST /login/oauth/{provider}/device`, the
-//! form-encoded `…/device/exchange`, then `GET /self` and `POST /api-user/{id}/token` for
-//! `-m token`). It stands in only until our API serves device login (branch auth-oauth);
-//! then the same commands run against the real server.
+//! `rfd-cli auth login` end to end: the built binary against a real `rfd-api` whose
+//! Google login is a real OpenID provider (the `oidc-provider` npm package of rfd-api's
+//! tests, `rfd-api/tests/oidc/server.mjs`, started with `node`) and whose GitHub login is
+//! `rfd_github_fake::FakeGitHubOAuth` (GitHub's quirks: errors as HTTP 200, `slow_down`
+//! with a new interval).
 //!
-//! It answers `authorization_pending`, then `slow_down`, then the token, and records what
-//! the CLI sent, so we check the flow's order and content; no timing is asserted.
+//! The CLI runs as a user runs it: it prints the verification URL and the user code and
+//! polls; the test plays the user while it polls (at Google through the provider's own
+//! device pages over HTTP, as a browser would; at GitHub through the fake's approve and
+//! deny); the CLI stores the token in its config file, and later commands use it.
+//!
+//! Needs `node` (20+) and `npm`; `rfd-api/tests/oidc/node_modules` is installed with
+//! `npm ci` when missing (CI runs `npm ci --prefix rfd-api/tests/oidc` beforehand).
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::process::Output;
-use std::sync::{Arc, Mutex};
+mod common;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use common::{Server, json_of, ok, one_line_error, run, stored_token, text};
+use rfd_github_fake::{FakeGitHubOAuth, FakeOAuthUser};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
 
-const CLI: &str = env!("CARGO_BIN_EXE_rfd-cli");
-const CLIENT_ID: &str = "7f0c9a52-53f4-4b5e-9a43-1c2d3e4f5a6b";
-const USER_ID: &str = "0b6f4f1e-7a55-4b0e-8d9f-3a2b1c0d9e8f";
-const ACCESS_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.access-token-from-device-flow";
-const API_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdefAPIKEY99";
+const OIDC_CLIENT: &str = "rfd-cli-test";
+const OIDC_SECRET: &str = "oidc-provider-client-secret-for-the-cli-0123";
+const GITHUB_CLIENT: &str = "gh-cli-client";
+const GITHUB_SECRET: &str = "github-app-client-secret-for-the-cli-4567";
+/// Our OAuth client the device logins are made for (`[[auth.oauth_clients]]`).
+const CLI_CLIENT: &str = "3c1f0e2a-8b7d-4c6e-9f5a-2b1d0c9e8f7a";
 
-fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
-    result.unwrap_or_else(|err| panic!("{err}"))
+// ---------------------------------------------------------------------------------------
+// The OpenID provider (node), as rfd-api/tests/oauth.rs starts it
+// ---------------------------------------------------------------------------------------
+
+fn oidc_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rfd-api/tests/oidc")
 }
 
-/// What the stand-in received: (method, path, authorization header, body).
-type Log = Arc<Mutex<Vec<(String, String, String, String)>>>;
-
-async fn handle(
-    log: Log,
-    request: Request<hyper::body::Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = request.method().to_string();
-    let path = request.uri().path().to_string();
-    let auth =
-        request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let exchanges = {
-        let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        log.push((method.clone(), path.clone(), auth.clone(), body.clone()));
-        log.iter().filter(|entry| entry.1.ends_with("/device/exchange")).count()
-    };
-    let (status, answer) = match (method.as_str(), path.as_str()) {
-        ("GET", "/login/oauth/github/device") => (
-            200,
-            json!({"client_id": CLIENT_ID, "auth_url_endpoint": "https://idp.test/device", "token_endpoint": "https://idp.test/token"}),
-        ),
-        ("POST", "/login/oauth/github/device") => (
-            200,
-            json!({"device_code": "dev-code-1", "user_code": "WDJB-MJHT", "verification_uri": "https://idp.test/activate",
-                   "expires_in": 120, "interval": 1}),
-        ),
-        ("POST", "/login/oauth/github/device/exchange") => match exchanges {
-            1 => (400, json!({"error": "authorization_pending"})),
-            2 => (400, json!({"error": "slow_down"})),
-            _ => (
-                200,
-                json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600, "scope": "full"}),
-            ),
-        },
-        ("GET", "/self") if auth == format!("Bearer {ACCESS_TOKEN}") => (
-            200,
-            json!({"info": {"id": USER_ID, "permissions": [], "groups": [], "created_at": "2026-11-29T21:00:00Z",
-                            "updated_at": "2026-11-29T21:00:00Z"}, "providers": []}),
-        ),
-        ("POST", "/api-user/0b6f4f1e-7a55-4b0e-8d9f-3a2b1c0d9e8f/token")
-            if auth == format!("Bearer {ACCESS_TOKEN}") =>
-        {
-            (
-                201,
-                json!({"id": "5d7e6f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "key": API_KEY, "permission_boundary": null,
-                         "created_at": "2026-11-29T21:00:00Z", "expires_at": "2027-11-29T21:00:00Z"}),
-            )
+/// `npm ci` once, if `node_modules` is missing; concurrent test processes (these and
+/// rfd-api's) wait for the one that installs.
+fn ensure_node_modules() {
+    let dir = oidc_dir();
+    let done = dir.join("node_modules/.package-lock.json");
+    if done.exists() {
+        return;
+    }
+    let lock = dir.join(".npm-ci.lock");
+    if std::fs::create_dir(&lock).is_ok() {
+        let output = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output();
+        let _ = std::fs::remove_dir(&lock);
+        let output =
+            output.unwrap_or_else(|err| panic!("cannot run npm (install Node.js 20+ and npm): {err}"));
+        assert!(output.status.success(), "npm ci failed: {}", text(&output.stderr));
+        return;
+    }
+    for _ in 0..600 {
+        if done.exists() {
+            return;
         }
-        _ => (404, json!({"request_id": "1", "error_code": "NotFound", "message": "not found"})),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
-    *response.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
-    Ok(response)
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("another test's `npm ci` in {} did not finish (remove .npm-ci.lock if stale)", dir.display());
 }
 
-async fn stand_in() -> (SocketAddr, Log) {
-    let listener = ok(tokio::net::TcpListener::bind("127.0.0.1:0").await);
-    let address = ok(listener.local_addr());
-    let log: Log = Arc::default();
-    let shared = log.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let log = shared.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| handle(log.clone(), request));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-            });
+struct Oidc {
+    issuer: String,
+    _child: tokio::process::Child,
+}
+
+impl Oidc {
+    async fn start() -> Self {
+        ensure_node_modules();
+        let mut child = tokio::process::Command::new("node")
+            .arg("server.mjs")
+            .current_dir(oidc_dir())
+            .env("OIDC_CLIENT_ID", OIDC_CLIENT)
+            .env("OIDC_CLIENT_SECRET", OIDC_SECRET)
+            // The code flow is not used here; the client still needs a redirect URI.
+            .env("OIDC_REDIRECT_URIS", "http://127.0.0.1:9/unused")
+            .env("OIDC_USER_SUB", "g-2002")
+            .env("OIDC_USER_EMAIL", "grace@example.com")
+            .env("OIDC_USER_NAME", "Grace Hopper")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start node (install Node.js 20+): {err}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = ok(tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await);
+        let line = ok(line).unwrap_or_else(|| panic!("oidc-provider exited before it was ready"));
+        let ready: Value = ok(serde_json::from_str(&line));
+        let issuer = ready["issuer"].as_str().unwrap_or_else(|| panic!("no issuer in {line}")).to_string();
+        // Keep reading: a closed pipe would kill node at its next write.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { issuer, _child: child }
+    }
+}
+
+/// A browser at the provider: keeps its cookies, follows redirects by hand.
+struct Browser {
+    http: reqwest::Client,
+    jar: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let http = ok(reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build());
+        Self { http, jar: HashMap::new() }
+    }
+
+    /// One request; returns the status, the redirect target (absolute) and the body.
+    async fn send(&mut self, url: &str, form: Option<&[(&str, &str)]>) -> (u16, Option<String>, String) {
+        let mut request = match form {
+            Some(form) => self.http.post(url).form(form),
+            None => self.http.get(url),
+        };
+        if !self.jar.is_empty() {
+            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.header(reqwest::header::COOKIE, cookies.join("; "));
         }
-    });
-    (address, log)
+        let response = ok(request.send().await);
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let cookie = value.to_str().unwrap_or_default();
+            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
+            let Some((name, value)) = pair.split_once('=') else { continue };
+            let attributes = attributes.to_ascii_lowercase();
+            if value.is_empty() || attributes.contains("max-age=0") || attributes.contains("1970") {
+                self.jar.remove(name.trim());
+            } else {
+                self.jar.insert(name.trim().to_string(), value.trim().to_string());
+            }
+        }
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|location| ok(ok(reqwest::Url::parse(url)).join(location)).to_string());
+        (status, location, ok(response.text().await))
+    }
+
+    /// Follows redirects from an answer until a page.
+    async fn follow(&mut self, mut answer: (u16, Option<String>, String)) -> (u16, String) {
+        for _ in 0..20 {
+            match answer.1.take() {
+                Some(next) => answer = self.send(&next, None).await,
+                None => return (answer.0, answer.2),
+            }
+        }
+        panic!("too many redirects at the provider");
+    }
 }
 
-async fn login(address: SocketAddr, home: &std::path::Path, args: &[&str]) -> Output {
-    ok(tokio::process::Command::new(CLI)
-        .args(args)
-        .env("RFD_CONFIG_DIR", home)
-        .env("RFD_HOST", format!("http://{address}"))
-        .env_remove("RFD_TOKEN")
-        .env_remove("RFD_FORMAT")
-        .output()
-        .await)
+/// The value of the hidden form field `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in {page}")) + marker.len();
+    page[start..].split('"').next().unwrap_or_default().to_string()
 }
 
-fn stored_token(home: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(home.join("config.toml")).ok()?;
-    let value: toml::Value = toml::from_str(&text).ok()?;
-    value.get("token")?.as_str().map(str::to_string)
+/// The user at Google: opens the URL the CLI printed, confirms the code on the
+/// provider's page, logs in and consents (the provider's interactions, scripted by
+/// server.mjs to log the test user in), and sees the success page.
+async fn approve_at_the_provider(url: &str, user_code: &str) {
+    let mut browser = Browser::new();
+    let answer = browser.send(url, None).await;
+    let (status, page) = browser.follow(answer).await;
+    assert_eq!(status, 200, "{page}");
+    // The page carries the form (with the code when the URL had it); submit it.
+    let action = ok(ok(reqwest::Url::parse(url)).join("/device")).to_string();
+    let xsrf = hidden(&page, "xsrf");
+    let answer = browser.send(&action, Some(&[("xsrf", &xsrf), ("user_code", user_code)])).await;
+    let (status, confirm) = browser.follow(answer).await;
+    assert_eq!(status, 200, "{confirm}");
+    assert!(confirm.contains("deviceConfirmForm"), "no confirmation form: {confirm}");
+    let xsrf = hidden(&confirm, "xsrf");
+    let answer =
+        browser.send(&action, Some(&[("xsrf", &xsrf), ("user_code", user_code), ("confirm", "yes")])).await;
+    let (status, done) = browser.follow(answer).await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("Sign-in Success"), "the provider did not confirm the sign-in: {done}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The API, and the CLI logging in
+// ---------------------------------------------------------------------------------------
+
+/// Makes an RSA key pair with the machine's `openssl` for the API's access tokens.
+fn jwt_keys(dir: &Path) {
+    let private = dir.join("jwt.pem");
+    let public = dir.join("jwt.pub.pem");
+    let run = |args: &[&str]| {
+        let out = ok(Command::new("openssl").args(args).output());
+        assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+    };
+    let path = |path: &Path| path.to_string_lossy().to_string();
+    run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &path(&private)]);
+    run(&["pkey", "-in", &path(&private), "-pubout", "-out", &path(&public)]);
+}
+
+struct Setup {
+    api: Server,
+    github: FakeGitHubOAuth,
+    oidc: Option<Oidc>,
+    home: tempfile::TempDir,
+}
+
+impl Setup {
+    /// The API with `[auth.github]` at the GitHub fake and, when `google`, `[auth.google]`
+    /// at a real OpenID provider; device logins for `CLI_CLIENT`. A default mapper gives
+    /// everyone who logs in what the CLI needs: their own user, creating and seeing API
+    /// keys for themselves, reading RFDs.
+    async fn start(google: bool) -> Self {
+        let user = FakeOAuthUser {
+            id: 7070,
+            login: "octo-grace".into(),
+            emails: vec![("grace@octo.example".into(), true)],
+        };
+        let github = ok(FakeGitHubOAuth::start(GITHUB_CLIENT, GITHUB_SECRET, user).await);
+        let oidc = if google { Some(Oidc::start().await) } else { None };
+        let dir = ok(tempfile::tempdir());
+        jwt_keys(dir.path());
+        let gh = github.url();
+        let mut sections = format!(
+            "[jwt]\ndefault_expiration_secs = 600\n\
+             [[jwt.keys]]\nkid = \"k1\"\npublic = \"jwt.pub.pem\"\nprivate = \"jwt.pem\"\n\
+             [[auth.oauth_clients]]\nid = \"{CLI_CLIENT}\"\n\
+             [auth.github]\nclient_id = \"{GITHUB_CLIENT}\"\nclient_secret = \"{GITHUB_SECRET}\"\n\
+             device_client = \"{CLI_CLIENT}\"\n\
+             authorize_url = \"{gh}/login/oauth/authorize\"\ntoken_url = \"{gh}/login/oauth/access_token\"\n\
+             device_url = \"{gh}/login/device/code\"\nuser_url = \"{gh}\"\n"
+        );
+        if let Some(oidc) = &oidc {
+            let iss = &oidc.issuer;
+            sections.push_str(&format!(
+                "[auth.google]\nclient_id = \"{OIDC_CLIENT}\"\nclient_secret = \"{OIDC_SECRET}\"\n\
+                 device_client = \"{CLI_CLIENT}\"\n\
+                 authorize_url = \"{iss}/auth\"\ntoken_url = \"{iss}/token\"\n\
+                 device_url = \"{iss}/device/auth\"\nuser_url = \"{iss}/me\"\n"
+            ));
+        }
+        let api = Server::start_in(dir, &sections).await;
+        let permissions = ["GetApiUserSelf", "CreateApiKeySelf", "GetApiKeysAssigned", "GetRfdsAll"];
+        let rule = json!({"rule": "default", "permissions": permissions});
+        ok(api.store.create_mapper("everyone", &rule, None).await);
+        Self { api, github, oidc, home: ok(tempfile::tempdir()) }
+    }
+
+    fn issuer(&self) -> &str {
+        self.oidc.as_ref().map(|o| o.issuer.as_str()).unwrap_or_default()
+    }
+
+    /// Starts `rfd-cli ARGS` and reads standard error until it shows the user code.
+    async fn login(&self, args: &[&str]) -> Login {
+        let mut child = ok(common::command(self.home.path(), &self.api.base, args, &[]).spawn());
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let mut reader = tokio::io::BufReader::new(stderr);
+        let mut shown = String::new();
+        let (mut url, mut code) = (None, None);
+        while code.is_none() {
+            let mut line = String::new();
+            // A guard against a CLI that hangs, not a timing assertion.
+            let read = ok(tokio::time::timeout(Duration::from_secs(60), reader.read_line(&mut line)).await);
+            if ok(read) == 0 {
+                let output = ok(child.wait_with_output().await);
+                panic!("rfd-cli {args:?} ended before showing a code ({:?}): {shown}", output.status);
+            }
+            shown.push_str(&line);
+            if let Some(rest) = line.trim().strip_prefix("To log in, open ") {
+                url = Some(rest.to_string());
+            }
+            if let Some(rest) = line.trim().strip_prefix("and enter the code ") {
+                code = Some(rest.to_string());
+            }
+        }
+        let rest = tokio::spawn(async move {
+            let mut rest = String::new();
+            let _ = reader.read_to_string(&mut rest).await;
+            rest
+        });
+        Login {
+            child,
+            url: url.unwrap_or_else(|| panic!("no verification URL shown: {shown}")),
+            code: code.unwrap_or_default(),
+            shown,
+            rest,
+        }
+    }
+
+    async fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        run(self.home.path(), &self.api.base, args, env, None).await
+    }
+
+    /// `rfd-cli sys user self` with the stored token, as JSON.
+    async fn me(&self) -> Value {
+        let args = ["sys", "user", "self"];
+        json_of(&args, &self.cli(&args, &[("RFD_FORMAT", "json")]).await)
+    }
+}
+
+/// A login in progress: what the CLI showed so far, and the rest of its standard error.
+struct Login {
+    child: tokio::process::Child,
+    url: String,
+    code: String,
+    shown: String,
+    rest: tokio::task::JoinHandle<String>,
+}
+
+impl Login {
+    /// Waits for the CLI to end: its exit status, standard output and whole standard error.
+    async fn finish(self) -> (ExitStatus, String, String) {
+        let output = ok(tokio::time::timeout(Duration::from_secs(120), self.child.wait_with_output()).await);
+        let output = ok(output);
+        let stderr = format!("{}{}", self.shown, ok(self.rest.await));
+        (output.status, text(&output.stdout), stderr)
+    }
+}
+
+/// The last line of standard error (progress is drawn with carriage returns).
+fn last_line(stderr: &str) -> &str {
+    stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_login_stores_a_session_token_and_with_m_token_a_long_lived_api_key() {
+    let setup = Setup::start(true).await;
+
+    // `auth login google`: the URL is the provider's, the user approves there while the
+    // CLI polls, and the CLI stores the access token (a JWT of ours) it was given.
+    let login = setup.login(&["auth", "login", "google"]).await;
+    assert!(login.url.starts_with(&format!("{}/device", setup.issuer())), "{}", login.url);
+    assert!(!login.code.is_empty());
+    approve_at_the_provider(&login.url, &login.code).await;
+    let (status, stdout, stderr) = login.finish().await;
+    assert!(status.success(), "{stderr}");
+    assert!(last_line(&stderr).starts_with("Logged in; the token is stored in"), "{stderr}");
+    let session = stored_token(setup.home.path()).unwrap_or_else(|| panic!("no token stored: {stderr}"));
+    assert!(rfd_api::auth::jwt::looks_like_jwt(&session), "a session token is a JWT");
+    assert!(!stdout.contains(&session) && !stderr.contains(&session), "the token was printed");
+
+    // The next commands use it: who am I (the Google identity), and the RFD list.
+    let me = setup.me().await;
+    assert_eq!(me["providers"][0]["provider"], "google", "{me}");
+    assert_eq!(me["providers"][0]["emails"], json!(["grace@example.com"]), "{me}");
+    assert_eq!(me["providers"][0]["display_names"], json!(["Grace Hopper"]), "{me}");
+    let user_id = me["info"]["id"].as_str().unwrap_or_default().to_string();
+    let list = setup.cli(&["list"], &[("RFD_FORMAT", "json")]).await;
+    assert_eq!(json_of(&["list"], &list), json!([]));
+
+    // `-m token`: the same login, then a long-lived API key of the same user is stored.
+    let login = setup.login(&["auth", "login", "google", "-m", "token"]).await;
+    approve_at_the_provider(&login.url, &login.code).await;
+    let (status, stdout, stderr) = login.finish().await;
+    assert!(status.success(), "{stderr}");
+    let key = stored_token(setup.home.path()).unwrap_or_default();
+    assert!(key.len() >= 32 && key != session, "a new token is stored");
+    assert!(!rfd_api::auth::jwt::looks_like_jwt(&key), "-m token stores an API key, not a JWT");
+    assert!(!stdout.contains(&key) && !stderr.contains(&key), "the key was printed");
+    let me = setup.me().await;
+    assert_eq!(me["info"]["id"], user_id.as_str(), "the same user: {me}");
+    let args = ["sys", "user", "token", "list", &user_id];
+    let keys = json_of(&args, &setup.cli(&args, &[("RFD_FORMAT", "json")]).await);
+    let keys = keys.as_array().cloned().unwrap_or_default();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let expires = keys[0]["expires_at"].as_str().unwrap_or_default();
+    let expires = ok(chrono::DateTime::parse_from_rfc3339(expires));
+    assert!(expires > chrono::Utc::now() + chrono::Duration::days(300), "long-lived: {expires}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn device_login_polls_through_pending_and_slow_down_and_stores_the_access_token() {
-    let (address, log) = stand_in().await;
-    let home = ok(tempfile::tempdir());
-    let output = login(address, home.path(), &["auth", "login", "github"]).await;
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("https://idp.test/activate") && stderr.contains("WDJB-MJHT"), "{stderr}");
-    assert!(
-        !stderr.contains(ACCESS_TOKEN) && !String::from_utf8_lossy(&output.stdout).contains(ACCESS_TOKEN)
-    );
-    assert_eq!(stored_token(home.path()).as_deref(), Some(ACCESS_TOKEN));
+async fn github_login_polls_through_slow_down_and_pending_then_with_m_token_and_refused() {
+    let setup = Setup::start(false).await;
+    let github = &setup.github;
 
-    let log = log.lock().map(|l| l.clone()).unwrap_or_default();
-    let calls: Vec<String> = log.iter().map(|(m, p, _, _)| format!("{m} {p}")).collect();
+    // The first poll is told to slow down, the second that the user has not approved
+    // yet; then the user approves and the third gets the token.
+    github.slow_down(1);
+    let login = setup.login(&["auth", "login", "github"]).await;
+    assert_eq!(login.url, format!("{}/login/device", github.url()));
+    for _ in 0..1200 {
+        if github.device_polls() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(github.device_polls(), 2, "the CLI polled twice before the approval");
+    assert!(github.approve(&login.code), "the fake knows the code the CLI showed");
+    let (status, _, stderr) = login.finish().await;
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("Waiting for approval"), "progress shown: {stderr}");
     assert_eq!(
-        calls,
+        github.calls(),
         [
-            "GET /login/oauth/github/device",
-            "POST /login/oauth/github/device",
-            "POST /login/oauth/github/device/exchange",
-            "POST /login/oauth/github/device/exchange",
-            "POST /login/oauth/github/device/exchange",
-        ]
+            "POST /login/device/code",
+            "POST /login/oauth/access_token",
+            "POST /login/oauth/access_token",
+            "POST /login/oauth/access_token",
+            "GET /user",
+            "GET /user/emails",
+        ],
+        "one device code, three polls (slow_down, pending, token), then the user"
     );
-    let start: Value = ok(serde_json::from_str(&log[1].3));
-    assert_eq!(start, json!({"client_id": CLIENT_ID, "scope": "full"}));
-    // The exchange is a form with the client, the device code and the RFC 8628 grant.
-    let form = &log[2].3;
-    for field in [
-        format!("client_id={CLIENT_ID}"),
-        "device_code=dev-code-1".to_string(),
-        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code".to_string(),
-    ] {
-        assert!(form.split('&').any(|pair| pair == field), "{field} missing from {form}");
-    }
-    // Logging in sends no stored token anywhere.
-    assert!(log.iter().all(|(_, _, auth, _)| auth.is_empty()));
+    let session = stored_token(setup.home.path()).unwrap_or_default();
+    assert!(rfd_api::auth::jwt::looks_like_jwt(&session), "{stderr}");
+    let me = setup.me().await;
+    assert_eq!(me["providers"][0]["provider"], "github", "{me}");
+    assert_eq!(me["providers"][0]["display_names"], json!(["octo-grace"]), "{me}");
+
+    // The reference CLI's longer form, storing an API key.
+    let login = setup.login(&["auth", "login", "-m", "token", "oauth", "github"]).await;
+    assert!(github.approve(&login.code));
+    let (status, _, stderr) = login.finish().await;
+    assert!(status.success(), "{stderr}");
+    let key = stored_token(setup.home.path()).unwrap_or_default();
+    assert!(key != session && !rfd_api::auth::jwt::looks_like_jwt(&key), "an API key is stored");
+    assert_eq!(setup.me().await["info"]["id"], me["info"]["id"]);
+
+    // The user declines: one clear line, a non-zero exit, the stored key kept.
+    let login = setup.login(&["auth", "login", "github"]).await;
+    assert!(github.deny(&login.code));
+    let (status, stdout, stderr) = login.finish().await;
+    assert!(!status.success(), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let line = last_line(&stderr);
+    assert!(line.starts_with("rfd-cli: login failed: access_denied"), "{stderr}");
+    assert_eq!(stored_token(setup.home.path()).as_deref(), Some(key.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn device_login_with_m_token_stores_a_new_api_token_instead() {
-    let (address, log) = stand_in().await;
-    let home = ok(tempfile::tempdir());
-    for args in [
-        &["auth", "login", "github", "-m", "token"][..],
-        &["auth", "login", "-m", "token", "oauth", "github"][..],
-    ] {
-        let output = login(address, home.path(), args).await;
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "{args:?}: {stderr}");
-        assert!(!stderr.contains(API_KEY));
-        assert_eq!(stored_token(home.path()).as_deref(), Some(API_KEY), "{args:?}");
-        let log = log.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
-        let (_, _, auth, body) = log.last().cloned().unwrap_or_default();
-        assert_eq!(auth, format!("Bearer {ACCESS_TOKEN}"));
-        let body: Value = ok(serde_json::from_str(&body));
-        assert!(body["expires_at"].is_string(), "{body}");
-        assert!(body.get("permission_boundary").is_none_or(Value::is_null), "{body}");
-        assert!(log.iter().any(|(m, p, _, _)| m == "GET" && p == "/self"));
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn device_login_for_a_provider_the_api_does_not_offer_fails_on_one_line() {
-    let (address, _log) = stand_in().await;
-    let home = ok(tempfile::tempdir());
-    let output = login(address, home.path(), &["auth", "login", "google"]).await;
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("not found (NotFound, HTTP 404)"), "{stderr}");
-    assert_eq!(stored_token(home.path()), None);
+async fn login_with_a_provider_the_api_does_not_offer_fails_on_one_line() {
+    let setup = Setup::start(false).await;
+    let output = setup.cli(&["auth", "login", "google"], &[]).await;
+    let line = one_line_error(&output);
+    assert!(line.contains("login with google is not configured") && line.contains("HTTP 404"), "{line}");
+    assert_eq!(stored_token(setup.home.path()), None);
+    assert!(setup.github.calls().is_empty());
 }
