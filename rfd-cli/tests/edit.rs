@@ -33,7 +33,7 @@ impl Setup {
         ok(repo.commit("RFD 1"));
         let fake = ok(FakeGitHub::start(repo.path(), "acme", "rfd").await);
         let api = Server::start(&format!(
-            "[github]\nowner = \"acme\"\nrepository = \"rfd\"\ndefault_branch = \"main\"\napi_url = \"{}\"\n\
+            "[source]\nkind = \"github\"\nowner = \"acme\"\nrepository = \"rfd\"\ndefault_branch = \"main\"\napi_url = \"{}\"\n\
              auth = {{ token = \"test-token\" }}\n\
              retry = {{ max_attempts = 2, backoff_base_ms = 1, backoff_cap_ms = 5, max_rate_limit_wait_secs = 2, request_timeout_secs = 20 }}\n",
             fake.url()
