@@ -4,10 +4,10 @@
 
 mod http_common;
 
+use http_common::TestApi;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -63,19 +63,23 @@ fn path(p: &Path) -> &str {
 }
 
 struct App {
-    server: Option<dropshot::HttpServer<rfd_api::server::ApiContext>>,
-    base: String,
-    store: Store,
-    keys: Arc<Keys>,
-    client: reqwest::Client,
+    api: TestApi,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApi;
+
+    fn deref(&self) -> &TestApi {
+        &self.api
+    }
 }
 
 impl App {
     /// Starts a server whose `[jwt] keys` are `keys` (kid, public path, private path).
     async fn start(database_url: &str, keys: &[(&str, &Path, Option<&Path>)]) -> Self {
         let mut config = format!(
-            "database_url = \"{database_url}\"\n[api]\naddress = \"127.0.0.1:0\"\npublic_url = \"http://rfd.test\"\n\
-             [database]\nconnect_timeout_secs = 2\n[jwt]\ndefault_expiration_secs = 600\n"
+            "{}public_url = \"http://rfd.test\"\n[jwt]\ndefault_expiration_secs = 600\n",
+            http_common::base_config(database_url)
         );
         for (kid, public, private) in keys {
             config.push_str(&format!("[[jwt.keys]]\nkid = \"{kid}\"\npublic = \"{}\"\n", path(public)));
@@ -83,46 +87,9 @@ impl App {
                 config.push_str(&format!("private = \"{}\"\n", path(private)));
             }
         }
-        let file = std::env::temp_dir().join(format!("rfd-auth-{}.toml", Uuid::new_v4()));
-        ok(std::fs::write(&file, config));
-        let config = ok(ApiConfig::load(&file));
+        let config = http_common::load_config(&config, database_url);
         let keys = ok(Keys::load(&config));
-        let ctx = rfd_api::server::context_with_keys(config, keys);
-        let keys = ctx.keys.clone();
-        let server = ok(rfd_api::server::start(ctx));
-        let base = format!("http://{}", server.local_addr());
-        let store = Store::new(rfd_model::db::pool(database_url, &Default::default()));
-        let client = ok(reqwest::Client::builder().timeout(Duration::from_secs(10)).build());
-        Self { server: Some(server), base, store, keys, client }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        http_common::call(&self.client, &self.base, method, path, token, body).await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, token, None).await
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
-    }
-
-    /// A user holding `permissions` and an API key for it.
-    async fn user_with_key(&self, permissions: Value) -> (Uuid, String) {
-        let user = ok(self.store.create_user(Uuid::new_v4(), &permissions, &[]).await);
-        let secret = rfd_api::auth::secret::generate();
-        ok(self
-            .store
-            .create_api_key(user.id, &secret.hash, None, Utc::now() + chrono::Duration::hours(1))
-            .await);
-        (user.id, secret.value)
+        Self { api: TestApi::start_with_keys(config, keys, database_url) }
     }
 
     async fn admin(&self) -> (Uuid, String) {
@@ -132,16 +99,6 @@ impl App {
 
     async fn jwt(&self, user: Uuid, scope: &str) -> String {
         ok(issue_access_token(&self.store, &self.keys, user, None, scope).await).token
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            tokio::spawn(async move {
-                let _ = server.close().await;
-            });
-        }
     }
 }
 
@@ -165,7 +122,7 @@ async fn every_bad_jwt_is_refused() {
     let (private, public) = keys.pair("k1");
     let (other_private, _) = keys.pair("other");
     let app = App::start(&db.url, &[("k1", &public, Some(&private))]).await;
-    let (user, _) = app.user_with_key(json!(["GetApiUserSelf"])).await;
+    let (user, _) = app.user_with_key(json!(["GetApiUserSelf"]), &[]).await;
 
     // The real thing works.
     let good = app.jwt(user, "full").await;
@@ -250,7 +207,7 @@ async fn keys_rotate_without_logging_anyone_out() {
     let (new_private, new_public) = keys.pair("new");
     let user = {
         let app = App::start(&db.url, &[("old", &old_public, Some(&old_private))]).await;
-        app.user_with_key(json!([])).await.0
+        app.user_with_key(json!([]), &[]).await.0
     };
     let app = App::start(&db.url, &[("old", &old_public, Some(&old_private))]).await;
     let old_token = app.jwt(user, "").await;
@@ -386,7 +343,7 @@ async fn a_caller_grants_only_what_it_holds() {
     let db = rfd_devdb::test_database().await;
     let app = App::start(&db.url, &[]).await;
     let (_, manager_key) =
-        app.user_with_key(json!(["CreateApiUser", {"GetRfds": [1, 2]}, "GetApiUsersAll"])).await;
+        app.user_with_key(json!(["CreateApiUser", {"GetRfds": [1, 2]}, "GetApiUsersAll"]), &[]).await;
 
     let create =
         |permissions: Value| app.post("/api-user", Some(&manager_key), json!({"permissions": permissions}));
@@ -400,13 +357,13 @@ async fn a_caller_grants_only_what_it_holds() {
 
     // Anonymous callers are asked to authenticate; users without the permission are refused.
     assert_eq!(app.post("/api-user", None, json!({"permissions": []})).await.0, 401);
-    let (_, nobody) = app.user_with_key(json!([])).await;
+    let (_, nobody) = app.user_with_key(json!([]), &[]).await;
     assert_eq!(app.post("/api-user", Some(&nobody), json!({"permissions": []})).await.0, 403);
 
     // Adding a permission follows the same rule.
     let (admin, admin_key) = app.admin().await;
-    let (target, _) = app.user_with_key(json!([])).await;
-    let (_, limited_key) = app.user_with_key(json!([{"ManageApiUser": target}, {"GetRfd": 5}])).await;
+    let (target, _) = app.user_with_key(json!([]), &[]).await;
+    let (_, limited_key) = app.user_with_key(json!([{"ManageApiUser": target}, {"GetRfd": 5}]), &[]).await;
     let add = |key: String, permission: Value| {
         let app = &app;
         async move {
@@ -497,7 +454,7 @@ async fn groups_grant_and_jobs_follow_read_permission() {
     let (_, admin_key) = app.admin().await;
     job(&app.store, 7).await;
     job(&app.store, 8).await;
-    let (user, user_key) = app.user_with_key(json!([{"GetRfd": 8}])).await;
+    let (user, user_key) = app.user_with_key(json!([{"GetRfd": 8}]), &[]).await;
 
     let jobs = |key: Option<String>, rfd: i32| {
         let app = &app;
@@ -555,7 +512,7 @@ async fn groups_grant_and_jobs_follow_read_permission() {
     assert_eq!(jobs(Some(user_key.clone()), 7).await, 0);
 
     // A group may not give what its creator does not hold.
-    let (_, creator) = app.user_with_key(json!(["CreateGroup", "SearchRfds"])).await;
+    let (_, creator) = app.user_with_key(json!(["CreateGroup", "SearchRfds"]), &[]).await;
     assert_eq!(
         app.post("/group", Some(&creator), json!({"name": "x", "permissions": ["SearchRfds"]})).await.0,
         201
@@ -624,7 +581,7 @@ async fn mapper_max_activations_holds_under_concurrent_logins() {
 
     // A login of another domain matches nothing; a mapper that would give more than its
     // creator holds is refused; rules must parse.
-    let (_, limited) = app.user_with_key(json!(["CreateMapper"])).await;
+    let (_, limited) = app.user_with_key(json!(["CreateMapper"]), &[]).await;
     let rule = json!({"name": "m", "rule": {"rule": "default", "permissions": ["GetRfdsAll"]}});
     assert_eq!(app.post("/mapper", Some(&limited), rule).await.0, 403);
     let bad = json!({"name": "m", "rule": {"rule": "email_domian", "domain": "x"}});
@@ -719,7 +676,7 @@ async fn revoking_everything_logs_a_user_out() {
     let keys = KeyDir::new();
     let (private, public) = keys.pair("k1");
     let app = App::start(&db.url, &[("k1", &public, Some(&private))]).await;
-    let (user, key) = app.user_with_key(json!([])).await;
+    let (user, key) = app.user_with_key(json!([]), &[]).await;
     let a = app.jwt(user, "full").await;
     let b = app.jwt(user, "full").await;
     let (status, tokens) = app.get(&format!("/api-user/{user}/access-token"), Some(&a)).await;
@@ -728,7 +685,7 @@ async fn revoking_everything_logs_a_user_out() {
     assert!(!tokens.to_string().contains(&a));
 
     // Another user may not revoke them.
-    let (_, stranger) = app.user_with_key(json!([])).await;
+    let (_, stranger) = app.user_with_key(json!([]), &[]).await;
     assert_eq!(app.post(&format!("/api-user/{user}/revoke"), Some(&stranger), json!({})).await.0, 403);
 
     let (status, revoked) = app.post(&format!("/api-user/{user}/revoke"), Some(&a), json!({})).await;
@@ -747,7 +704,7 @@ async fn users_are_visible_only_with_permission() {
     let db = rfd_devdb::test_database().await;
     let app = App::start(&db.url, &[]).await;
     let (admin, admin_key) = app.admin().await;
-    let (user, user_key) = app.user_with_key(json!(["GetApiUserSelf"])).await;
+    let (user, user_key) = app.user_with_key(json!(["GetApiUserSelf"]), &[]).await;
     assert_eq!(app.get(&format!("/api-user/{user}"), Some(&user_key)).await.0, 200);
     assert_eq!(app.get(&format!("/api-user/{admin}"), Some(&user_key)).await.0, 403);
     assert_eq!(app.get(&format!("/api-user/{admin}"), None).await.0, 401);
@@ -783,7 +740,7 @@ async fn users_are_visible_only_with_permission() {
     assert_eq!(shown["providers"][0]["provider_id"], "github-9");
 
     // Replacing permissions: only what is added must be held by the caller.
-    let (_, manager) = app.user_with_key(json!([{"ManageApiUser": user}, "SearchRfds"])).await;
+    let (_, manager) = app.user_with_key(json!([{"ManageApiUser": user}, "SearchRfds"]), &[]).await;
     let user_path = format!("/api-user/{user}");
     let update = |permissions: Value| {
         app.post(&user_path, Some(&manager), json!({"permissions": permissions, "group_ids": []}))

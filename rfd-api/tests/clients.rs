@@ -3,6 +3,7 @@
 //! digests, configured clients created idempotently at start-up, link tokens.
 
 mod clients_common;
+mod http_common;
 
 use clients_common::{App, ok, responses};
 use rfd_model::auth::ProviderIdentity;

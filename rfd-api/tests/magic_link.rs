@@ -4,6 +4,7 @@
 //! secret in any response or log line.
 
 mod clients_common;
+mod http_common;
 
 use clients_common::{App, SmtpServer, captured_logs, free_port, ok, responses};
 use rfd_model::clients::{ClientKind, secret_digest};

@@ -4,16 +4,16 @@
 
 mod http_common;
 
+use http_common::TestApi;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use chrono::Utc;
-use rfd_api::config::ApiConfig;
 use rfd_github::webhook::sign;
 use rfd_model::auth::ProviderIdentity;
-use rfd_model::{JobFilter, JobKind, NewJob, NewRfd, Page, Store, Visibility};
+use rfd_model::{JobFilter, JobKind, NewJob, NewRfd, Page, Visibility};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -24,41 +24,26 @@ fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
 }
 
 struct App {
-    server: Option<dropshot::HttpServer<rfd_api::server::ApiContext>>,
-    base: String,
-    store: Store,
-    client: reqwest::Client,
+    api: TestApi,
     _db: rfd_devdb::TestDatabase,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApi;
+
+    fn deref(&self) -> &TestApi {
+        &self.api
+    }
 }
 
 impl App {
     /// A server on a fresh database, with `extra` appended to its config file.
     async fn start(extra: &str) -> Self {
         let db = rfd_devdb::test_database().await;
-        let config = format!(
-            "database_url = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[database]\nconnect_timeout_secs = 2\n\
-             [webhook]\nsecrets = [\"{SECRET}\"]\n{extra}",
-            db.url
-        );
-        let file = std::env::temp_dir().join(format!("rfd-operations-{}.toml", Uuid::new_v4()));
-        ok(std::fs::write(&file, config));
-        let config = ok(ApiConfig::load(&file));
-        let _ = std::fs::remove_file(&file);
-        let server = ok(rfd_api::server::start(rfd_api::server::context(config)));
-        let base = format!("http://{}", server.local_addr());
-        let store = Store::new(rfd_model::db::pool(&db.url, &Default::default()));
-        let client = ok(reqwest::Client::builder().timeout(Duration::from_secs(60)).build());
-        Self { server: Some(server), base, store, client, _db: db }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        http_common::call(&self.client, &self.base, method, path, token, body).await
+        let config =
+            format!("{}[webhook]\nsecrets = [\"{SECRET}\"]\n{extra}", http_common::base_config(&db.url));
+        let api = TestApi::start(http_common::load_config(&config, &db.url), &db.url);
+        Self { api, _db: db }
     }
 
     /// A user holding `permissions`, known as "Ada Lovelace <ada@example.com>", and its API key.
@@ -70,12 +55,7 @@ impl App {
             display_names: vec!["Ada Lovelace".into()],
         };
         let (user, _) = ok(self.store.upsert_provider_user(&identity, &permissions).await);
-        let secret = rfd_api::auth::secret::generate();
-        ok(self
-            .store
-            .create_api_key(user.id, &secret.hash, None, Utc::now() + chrono::Duration::hours(1))
-            .await);
-        secret.value
+        self.api_key(user.id).await
     }
 
     /// `GET /metrics`: every sample, keyed by its name and labels as exposed.
@@ -95,16 +75,6 @@ impl App {
 
     async fn jobs(&self) -> Vec<rfd_model::Job> {
         ok(self.store.list_jobs(&JobFilter::default(), Page::first(1000)).await)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            tokio::spawn(async move {
-                let _ = server.close().await;
-            });
-        }
     }
 }
 

@@ -5,15 +5,15 @@
 
 mod http_common;
 
+use http_common::TestApi;
+
 use std::path::PathBuf;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rfd_api::config::ApiConfig;
 use rfd_model::search::postgres::PostgresSearch;
 use rfd_model::search::{IndexedRfd, SearchIndex};
 use rfd_model::storage::{BlobStore, LocalDirectory};
-use rfd_model::{ContentFormat, NewPdf, NewRevision, NewRfd, PdfSource, Rfd, RfdRevision, Store, Visibility};
+use rfd_model::{ContentFormat, NewPdf, NewRevision, NewRfd, PdfSource, Rfd, RfdRevision, Visibility};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -26,13 +26,18 @@ fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
 const STORAGE_URL: &str = "http://rfd.test/storage";
 
 struct App {
-    server: Option<dropshot::HttpServer<rfd_api::server::ApiContext>>,
-    base: String,
-    store: Store,
+    api: TestApi,
     storage: LocalDirectory,
     storage_dir: PathBuf,
-    client: reqwest::Client,
     _db: rfd_devdb::TestDatabase,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApi;
+
+    fn deref(&self) -> &TestApi {
+        &self.api
+    }
 }
 
 impl App {
@@ -40,37 +45,14 @@ impl App {
         let db = rfd_devdb::test_database().await;
         let storage_dir = std::env::temp_dir().join(format!("rfd-read-storage-{}", Uuid::new_v4()));
         let config = format!(
-            "database_url = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[database]\nconnect_timeout_secs = 2\n\
-             [search]\nbackend = \"postgres\"\n\
+            "{}[search]\nbackend = \"postgres\"\n\
              [storage]\nbackend = \"local\"\ndir = \"{}\"\npublic_url = \"{STORAGE_URL}\"\n",
-            db.url,
+            http_common::base_config(&db.url),
             storage_dir.display()
         );
-        let file = std::env::temp_dir().join(format!("rfd-read-{}.toml", Uuid::new_v4()));
-        ok(std::fs::write(&file, config));
-        let mut config = ok(ApiConfig::load(&file));
-        // `DATABASE_URL` overrides the file, but names the server the test database is on.
-        config.database_url = secrecy::SecretString::from(db.url.clone());
-        let server = ok(rfd_api::server::start(rfd_api::server::context(config)));
-        let base = format!("http://{}", server.local_addr());
-        let store = Store::new(rfd_model::db::pool(&db.url, &Default::default()));
-        let client = ok(reqwest::Client::builder().timeout(Duration::from_secs(20)).build());
+        let api = TestApi::start(http_common::load_config(&config, &db.url), &db.url);
         let storage = LocalDirectory::new(storage_dir.clone(), STORAGE_URL);
-        Self { server: Some(server), base, store, storage, storage_dir, client, _db: db }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        http_common::call(&self.client, &self.base, method, path, token, body).await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, token, None).await
+        Self { api, storage, storage_dir, _db: db }
     }
 
     /// GET that must answer 200.
@@ -99,17 +81,7 @@ impl App {
 
     /// A user holding `permissions` (and the groups) and an API key for it.
     async fn user(&self, permissions: Value, groups: &[Uuid]) -> String {
-        let user = ok(self.store.create_user(Uuid::new_v4(), &permissions, groups).await);
-        let secret = rfd_api::auth::secret::generate();
-        ok(self
-            .store
-            .create_api_key(user.id, &secret.hash, None, Utc::now() + chrono::Duration::hours(1))
-            .await);
-        secret.value
-    }
-
-    async fn admin(&self) -> String {
-        ok(rfd_api::bootstrap::bootstrap(&self.store, chrono::Duration::days(1), true).await).key
+        self.user_with_key(permissions, groups).await.1
     }
 
     async fn rfd(&self, number: i32, visibility: Visibility) -> Rfd {
@@ -166,11 +138,6 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.storage_dir);
-        if let Some(server) = self.server.take() {
-            tokio::spawn(async move {
-                let _ = server.close().await;
-            });
-        }
     }
 }
 

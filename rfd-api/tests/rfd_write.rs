@@ -3,16 +3,15 @@
 
 mod http_common;
 
-use std::time::Duration;
+use http_common::TestApi;
 
 use chrono::Utc;
-use rfd_api::config::ApiConfig;
 use rfd_github_fake::{FakeGitHub, TestRepo};
 use rfd_model::auth::ProviderIdentity;
 use rfd_model::discussion::RfdDiscussionPullRequest;
 use rfd_model::source::{CommentKind, PullRequestComment};
 use rfd_model::types::ContentFormat;
-use rfd_model::{JobFilter, NewRevision, NewRfd, Page, RfdRevision, Store, Visibility};
+use rfd_model::{JobFilter, NewRevision, NewRfd, Page, RfdRevision, Visibility};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -42,21 +41,23 @@ fn repo() -> TestRepo {
 }
 
 struct App {
-    server: Option<dropshot::HttpServer<rfd_api::server::ApiContext>>,
-    base: String,
-    store: Store,
-    client: reqwest::Client,
+    api: TestApi,
     _db: rfd_devdb::TestDatabase,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApi;
+
+    fn deref(&self) -> &TestApi {
+        &self.api
+    }
 }
 
 impl App {
     /// A server with (or without) a `[github]` source pointing at `fake`.
     async fn start(fake: Option<&FakeGitHub>) -> Self {
         let db = rfd_devdb::test_database().await;
-        let mut config = format!(
-            "database_url = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[database]\nconnect_timeout_secs = 2\n",
-            db.url
-        );
+        let mut config = http_common::base_config(&db.url);
         if let Some(fake) = fake {
             config.push_str(&format!(
                 "[github]\nowner = \"acme\"\nrepository = \"rfd\"\ndefault_branch = \"main\"\napi_url = \"{}\"\n\
@@ -65,33 +66,8 @@ impl App {
                 fake.url()
             ));
         }
-        let file = std::env::temp_dir().join(format!("rfd-write-{}.toml", Uuid::new_v4()));
-        ok(std::fs::write(&file, config));
-        let config = ok(ApiConfig::load(&file));
-        let _ = std::fs::remove_file(&file);
-        let server = ok(rfd_api::server::start(rfd_api::server::context(config)));
-        let base = format!("http://{}", server.local_addr());
-        let store = Store::new(rfd_model::db::pool(&db.url, &Default::default()));
-        let client = ok(reqwest::Client::builder().timeout(Duration::from_secs(60)).build());
-        Self { server: Some(server), base, store, client, _db: db }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        http_common::call(&self.client, &self.base, method, path, token, body).await
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, token, None).await
+        let api = TestApi::start(http_common::load_config(&config, &db.url), &db.url);
+        Self { api, _db: db }
     }
 
     /// A user holding `permissions`, known by a GitHub login "Ada Lovelace", and its API key.
@@ -103,12 +79,7 @@ impl App {
             display_names: vec!["Ada Lovelace".into()],
         };
         let (user, _) = ok(self.store.upsert_provider_user(&identity, &permissions).await);
-        let secret = rfd_api::auth::secret::generate();
-        ok(self
-            .store
-            .create_api_key(user.id, &secret.hash, None, Utc::now() + chrono::Duration::hours(1))
-            .await);
-        secret.value
+        self.api_key(user.id).await
     }
 
     /// Stores RFD `number` with one revision at `commit`, as the pipeline would have.
@@ -138,14 +109,6 @@ impl App {
 
     async fn jobs_of(&self, number: i32) -> Vec<rfd_model::Job> {
         ok(self.store.list_jobs(&JobFilter { rfd: Some(number), state: None }, Page::first(100)).await)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            drop(tokio::spawn(server.close()));
-        }
     }
 }
 

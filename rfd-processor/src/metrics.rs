@@ -176,8 +176,9 @@ impl ProcessorMetrics {
     }
 }
 
-/// The content type of the text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of what `prometheus-client` writes: OpenMetrics text (with its
+/// `# EOF` line), not the older 0.0.4 text format, so scrapers parse it as such.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Serves `GET /metrics` on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, metrics: Arc<ProcessorMetrics>) {

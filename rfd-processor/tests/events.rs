@@ -184,6 +184,10 @@ fn metric(
 async fn scrape(address: SocketAddr) -> HashMap<(String, BTreeMap<String, String>), f64> {
     let response = ok!(reqwest::get(format!("http://{address}/metrics")).await, "scrape");
     assert_eq!(response.status().as_u16(), 200);
+    // What prometheus-client writes is OpenMetrics text; the header must say so.
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
     parse_metrics(&ok!(response.text().await, "metrics body"))
 }
 
