@@ -34,6 +34,13 @@ pub struct Health {
     pub database: String,
 }
 
+/// `/health/live`: the process is up.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Liveness {
+    /// Always `ok`.
+    pub status: String,
+}
+
 /// The largest webhook body accepted: GitHub caps payloads at 25 MiB.
 pub const WEBHOOK_BODY_MAX_BYTES: usize = 25 * 1024 * 1024;
 
@@ -152,6 +159,27 @@ pub trait RfdApi {
     /// 503 when it does not (so a load balancer stops sending traffic).
     #[endpoint { method = GET, path = "/health", tags = ["system"] }]
     async fn health(rqctx: RequestContext<Self::Context>) -> Result<HttpResponseOk<Health>, HttpError>;
+
+    /// Liveness: 200 while the process serves requests.
+    ///
+    /// Touches nothing else (not the database), so a database outage never gets a healthy
+    /// API restarted.
+    #[endpoint { method = GET, path = "/health/live", tags = ["system"] }]
+    async fn health_live(rqctx: RequestContext<Self::Context>)
+    -> Result<HttpResponseOk<Liveness>, HttpError>;
+
+    /// Readiness: 200 when the database answers, 503 when it does not.
+    ///
+    /// The database must answer within a short timeout; a load balancer sends the traffic
+    /// of an instance that is not ready to another one.
+    #[endpoint { method = GET, path = "/health/ready", tags = ["system"] }]
+    async fn health_ready(rqctx: RequestContext<Self::Context>) -> Result<HttpResponseOk<Health>, HttpError>;
+
+    /// Prometheus metrics in the text exposition format: requests by operation and status,
+    /// webhook and trigger outcomes, and the job queue by state (read from the database
+    /// at scrape time; left out when it does not answer). Not part of the client API.
+    #[endpoint { method = GET, path = "/metrics", unpublished = true }]
+    async fn metrics(rqctx: RequestContext<Self::Context>) -> Result<http::Response<Body>, HttpError>;
 
     /// Receives GitHub webhooks. The signature (`X-Hub-Signature-256`) is verified over
     /// the raw body before anything is parsed; a push becomes one job per affected RFD,

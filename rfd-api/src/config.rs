@@ -34,8 +34,8 @@ pub struct ApiConfig {
     /// Users, groups and mappers.
     #[serde(default)]
     pub auth: AuthSection,
-    /// The GitHub repository RFD writes (reserve, edits) are committed to; without it
-    /// the write endpoints answer 503 (see [`crate::source`]).
+    /// The older layout of the GitHub repository (`[source] kind = "github"` is the newer):
+    /// still read when `[source]` has no `kind` (see [`crate::source`]).
     #[serde(default)]
     pub github: Option<rfd_github::GitHubConfig>,
     /// Magic-link login: the mail server and the email of each channel.
@@ -155,6 +155,12 @@ impl ApiConfig {
         let mut config: Self = rfd_model::config::load(path)?;
         config.config_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(config)
+    }
+
+    /// The source RFD writes go through: `[source] kind`, or a `[github]` section without
+    /// it, chosen by [`rfd_sources::choose`] exactly as `rfd-processor` chooses it.
+    pub fn source_choice(&self) -> Result<Option<rfd_sources::SourceChoice>, rfd_sources::SourcesError> {
+        rfd_sources::choose(&self.source, self.github.as_ref(), &self.config_dir)
     }
 
     /// A path from the config file, resolved against the file's directory.

@@ -15,6 +15,7 @@ pub mod intake;
 pub mod jobs;
 pub mod linking;
 pub mod magic_link;
+pub mod metrics;
 pub mod permissions;
 pub mod rfd;
 pub mod server;

@@ -135,11 +135,12 @@ async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         tracing::warn!("no [[jwt.keys]] entry with a private key: access tokens cannot be issued");
     }
     // A configured source that cannot be used is refused at start, not found on first write.
-    match rfd_api::source::rfd_source(&config)? {
+    let source = rfd_api::source::open(&config).await?;
+    match &source {
         Some(source) => {
             tracing::info!(source.repository = %source.location().repository, "RFD writes enabled")
         }
-        None => tracing::warn!("no RFD source is configured ([github]): RFD writes answer 503"),
+        None => tracing::warn!("no RFD source is configured ([source] kind): RFD writes answer 503"),
     }
     if let Some(path) = &config.auth.mappers {
         let path = config.resolve(path);
@@ -164,7 +165,11 @@ async fn serve(config: ApiConfig) -> anyhow::Result<()> {
             Err(err) => tracing::warn!(error = %err, "trigger enabled; its id could not be checked"),
         }
     }
-    let server = rfd_api::server::start(rfd_api::server::context_with_keys(config, keys))?;
+    let mut context = rfd_api::server::context_with_keys(config, keys);
+    if let Some(source) = source {
+        context.source = rfd_api::source::ApiSource::ready(&context.config, source);
+    }
+    let server = rfd_api::server::start(context)?;
     tracing::info!(address = %server.local_addr(), "rfd-api listening");
     tokio::select! {
         () = shutdown.requested() => {

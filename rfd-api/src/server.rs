@@ -19,8 +19,8 @@ use crate::access::{
     OpenIdConfiguration, RevokeAllResponse, groups, mappers, users,
 };
 use crate::api::{
-    GroupPath, Health, JobPath, ListJobsQuery, ListMappersQuery, MapperPath, QueueJobsQuery, RfdApi,
-    StoragePath, UserAccessTokenPath, UserGroupPath, UserKeyPath, UserPath, rfd_api_mod,
+    GroupPath, Health, JobPath, ListJobsQuery, ListMappersQuery, Liveness, MapperPath, QueueJobsQuery,
+    RfdApi, StoragePath, UserAccessTokenPath, UserGroupPath, UserKeyPath, UserPath, rfd_api_mod,
 };
 use crate::auth::jwt::{Jwks, Keys};
 use crate::auth::oauth;
@@ -55,6 +55,8 @@ pub struct ApiContext {
 
     /// Wrong trigger ids per address (`POST /trigger/{id}`).
     pub trigger_backoff: crate::trigger::Backoff,
+    /// What `GET /metrics` reports.
+    pub metrics: Arc<crate::metrics::ApiMetrics>,
 }
 
 /// The server-side implementation of the API trait.
@@ -73,6 +75,43 @@ impl RfdApi for RfdApiImpl {
             Ok(Err(err)) => Err(store_error(err)),
             Err(_elapsed) => Err(unavailable("the database did not answer in time")),
         }
+    }
+
+    async fn health_live(
+        _rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Liveness>, HttpError> {
+        Ok(HttpResponseOk(Liveness { status: "ok".into() }))
+    }
+
+    async fn health_ready(rqctx: RequestContext<Self::Context>) -> Result<HttpResponseOk<Health>, HttpError> {
+        let ctx = rqctx.context();
+        match tokio::time::timeout(HEALTH_TIMEOUT, ctx.store.ping()).await {
+            Ok(Ok(())) => Ok(HttpResponseOk(Health { status: "ok".into(), database: "up".into() })),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "not ready: the database does not answer");
+                Err(unavailable("not ready: the database is unavailable"))
+            }
+            Err(_elapsed) => Err(unavailable("not ready: the database did not answer in time")),
+        }
+    }
+
+    async fn metrics(rqctx: RequestContext<Self::Context>) -> Result<http::Response<Body>, HttpError> {
+        let ctx = rqctx.context();
+        let queue = match tokio::time::timeout(HEALTH_TIMEOUT, ctx.store.job_counts()).await {
+            Ok(Ok(counts)) => Some(counts),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "metrics: the job queue could not be counted");
+                None
+            }
+            Err(_elapsed) => {
+                tracing::warn!("metrics: the database did not answer in time; the queue is left out");
+                None
+            }
+        };
+        http::Response::builder()
+            .header(http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
+            .body(Body::from(ctx.metrics.render(queue.as_deref())))
+            .map_err(|err| HttpError::for_internal_error(err.to_string()))
     }
 
     async fn github_webhook(
@@ -507,7 +546,15 @@ impl RfdApi for RfdApiImpl {
         let ctx = rqctx.context();
         let number = path.into_inner().number;
         Ok(HttpResponseOk(
-            read::update_visibility(&ctx.rfd_read, &ctx.store, &caller, &number, body.into_inner()).await?,
+            read::update_visibility(
+                &ctx.rfd_read,
+                &ctx.store,
+                &caller,
+                &number,
+                body.into_inner(),
+                ctx.source.location(),
+            )
+            .await?,
         ))
     }
 
@@ -809,7 +856,13 @@ impl RfdApi for RfdApiImpl {
         path: Path<crate::trigger::TriggerPath>,
         body: TypedBody<crate::trigger::TriggerRequest>,
     ) -> Result<dropshot::HttpResponseAccepted<crate::api::WebhookOutcome>, HttpError> {
-        crate::trigger::receive(rqctx, path.into_inner().trigger_id, body).await
+        let metrics = rqctx.context().metrics.clone();
+        let result = crate::trigger::receive(rqctx, path.into_inner().trigger_id, body).await;
+        metrics.trigger(match &result {
+            Ok(accepted) => accepted.0.outcome.as_str(),
+            Err(err) => crate::metrics::refusal(err.status_code.as_status()),
+        });
+        result
     }
 
     // ---- OAuth login (auth-oauth) ----
@@ -898,9 +951,27 @@ pub fn context_with_keys(config: ApiConfig, keys: Keys) -> ApiContext {
         intake: crate::intake::Intake::new(store.clone()),
         source: crate::source::ApiSource::from_config(&config),
         trigger_backoff: crate::trigger::Backoff::new(&config.trigger),
+        metrics: Arc::new(crate::metrics::ApiMetrics::new(route_lookup())),
         store,
         keys: Arc::new(keys),
         config: Arc::new(config),
+    }
+}
+
+/// Names requests by the operation id of the endpoint the server's router picks for them.
+fn route_lookup() -> crate::metrics::RouteLookup {
+    match api_description() {
+        Ok(api) => {
+            let router = api.into_router();
+            Box::new(move |method, path| {
+                router.lookup_route(method, path.into(), None).ok().map(|found| found.endpoint.operation_id)
+            })
+        }
+        Err(err) => {
+            // Cannot happen (the server could not start either); requests count as unmatched.
+            tracing::error!(error = %err, "no API description to name requests by");
+            Box::new(|_, _| None)
+        }
     }
 }
 
@@ -912,7 +983,9 @@ pub fn start(ctx: ApiContext) -> Result<HttpServer<ApiContext>, anyhow::Error> {
         default_request_body_max_bytes: ctx.config.api.request_body_max_bytes,
         ..Default::default()
     };
-    let log = slog::Logger::root(tracing_slog::TracingSlogDrain, slog::o!("component" => "dropshot"));
+    // Every request ends in a record on this logger: the observer counts them for /metrics.
+    let drain = crate::metrics::RequestObserver::new(tracing_slog::TracingSlogDrain, ctx.metrics.clone());
+    let log = slog::Logger::root(drain, slog::o!("component" => "dropshot"));
     ServerBuilder::new(api_description()?, ctx, log)
         .config(config)
         .start()

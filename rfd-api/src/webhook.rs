@@ -56,16 +56,34 @@ async fn read_body(rqctx: &RequestContext<ApiContext>, body: StreamingBody) -> R
     Ok(bytes)
 }
 
-/// Handles one delivery.
+/// Handles one delivery, counting its outcome for `/metrics`.
 pub async fn receive(
     rqctx: RequestContext<ApiContext>,
     body: StreamingBody,
 ) -> Result<http::Response<Body>, HttpError> {
+    let result = verify_and_dispatch(&rqctx, body).await;
     let ctx = rqctx.context();
-    let body = read_body(&rqctx, body).await?;
+    match result {
+        Ok((status, outcome)) => {
+            ctx.metrics.webhook(&outcome.outcome);
+            respond(status, &outcome)
+        }
+        Err(err) => {
+            ctx.metrics.webhook(crate::metrics::refusal(err.status_code.as_status()));
+            Err(err)
+        }
+    }
+}
+
+/// What a delivery is answered: a status and an outcome, or an error.
+type Answer = Result<(http::StatusCode, WebhookOutcome), HttpError>;
+
+async fn verify_and_dispatch(rqctx: &RequestContext<ApiContext>, body: StreamingBody) -> Answer {
+    let ctx = rqctx.context();
+    let body = read_body(rqctx, body).await?;
     let secrets: Vec<&[u8]> =
         ctx.config.webhook.secrets.iter().map(|s| s.expose_secret().as_bytes()).collect();
-    match verify_signature(&secrets, &body, header(&rqctx, "x-hub-signature-256")) {
+    match verify_signature(&secrets, &body, header(rqctx, "x-hub-signature-256")) {
         Ok(()) => {}
         Err(SignatureError::NoSecretsConfigured) => {
             tracing::error!("a webhook arrived but [webhook] secrets is empty; refusing it");
@@ -85,9 +103,9 @@ pub async fn receive(
         }
     }
     let event =
-        header(&rqctx, "x-github-event").ok_or_else(|| bad_request("missing X-GitHub-Event header"))?;
+        header(rqctx, "x-github-event").ok_or_else(|| bad_request("missing X-GitHub-Event header"))?;
     let delivery =
-        header(&rqctx, "x-github-delivery").ok_or_else(|| bad_request("missing X-GitHub-Delivery header"))?;
+        header(rqctx, "x-github-delivery").ok_or_else(|| bad_request("missing X-GitHub-Delivery header"))?;
     let delivery: Uuid =
         delivery.parse().map_err(|_| bad_request("X-GitHub-Delivery is not a UUID (GitHub sends a UUID)"))?;
     let span = tracing::info_span!("webhook", github.delivery = %delivery, github.event = event);
@@ -95,31 +113,26 @@ pub async fn receive(
 }
 
 /// Answers a verified delivery.
-async fn dispatch(
-    ctx: &ApiContext,
-    event: &str,
-    delivery: Uuid,
-    body: &[u8],
-) -> Result<http::Response<Body>, HttpError> {
+async fn dispatch(ctx: &ApiContext, event: &str, delivery: Uuid, body: &[u8]) -> Answer {
     match event {
-        "ping" => respond(
+        "ping" => Ok((
             http::StatusCode::OK,
-            &WebhookOutcome { outcome: "pong".into(), jobs_queued: 0, reason: None },
-        ),
+            WebhookOutcome { outcome: "pong".into(), jobs_queued: 0, reason: None },
+        )),
         "push" => {
             let push: PushEvent = serde_json::from_slice(body)
                 .map_err(|err| bad_request(format!("malformed push payload: {err}")))?;
             let schedule = match plan_push(&push, &ctx.config.source.rfd_dir) {
                 PushPlan::Ignore(reason) => {
                     tracing::debug!(%reason, "push ignored");
-                    return respond(
+                    return Ok((
                         http::StatusCode::ACCEPTED,
-                        &WebhookOutcome {
+                        WebhookOutcome {
                             outcome: "ignored".into(),
                             jobs_queued: 0,
                             reason: Some(reason.to_string()),
                         },
-                    );
+                    ));
                 }
                 PushPlan::Schedule(schedule) => schedule,
             };
@@ -160,15 +173,15 @@ async fn dispatch(
                     WebhookOutcome { outcome: "duplicate".into(), jobs_queued: 0, reason: None }
                 }
             };
-            respond(http::StatusCode::ACCEPTED, &outcome)
+            Ok((http::StatusCode::ACCEPTED, outcome))
         }
-        other => respond(
+        other => Ok((
             http::StatusCode::ACCEPTED,
-            &WebhookOutcome {
+            WebhookOutcome {
                 outcome: "ignored".into(),
                 jobs_queued: 0,
                 reason: Some(format!("event {other:?} is not handled")),
             },
-        ),
+        )),
     }
 }

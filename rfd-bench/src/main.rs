@@ -81,6 +81,10 @@ struct Args {
     /// Queries timed in the search stage.
     #[arg(long, default_value_t = 1000)]
     search_queries: usize,
+    /// Diagnostic: keep the search stage's database (its URL is printed) to study
+    /// queries with psql afterwards; drop it by hand.
+    #[arg(long)]
+    keep_search_db: bool,
     /// The GET /rfd stage: stored RFD counts to measure (`0` skips the stage).
     #[arg(long, value_delimiter = ',', default_values_t = [200, 5000])]
     list_rfds: Vec<usize>,
@@ -157,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
 
     if args.search_rfds > 0 {
         println!("[5/5] search: {} generated RFDs, {} queries ...", args.search_rfds, args.search_queries);
-        search::run(args.search_rfds, args.search_queries).await?.print();
+        search::run(args.search_rfds, args.search_queries, args.keep_search_db).await?.print();
     }
     if !list_rfds.is_empty() {
         println!("GET /rfd with {list_rfds:?} RFDs ...");

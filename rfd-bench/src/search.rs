@@ -156,7 +156,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Generates `rfds` RFDs in a fresh database, indexes them and times `queries` queries.
-pub async fn run(rfds: usize, queries: usize) -> anyhow::Result<SearchBench> {
+pub async fn run(rfds: usize, queries: usize, keep_db: bool) -> anyhow::Result<SearchBench> {
     let db =
         rfd_devdb::try_test_database().await.context("cannot get a PostgreSQL database from rfd-devdb")?;
     let store =
@@ -218,6 +218,10 @@ pub async fn run(rfds: usize, queries: usize) -> anyhow::Result<SearchBench> {
         let results = index.search(&scope, &SearchQuery::new(q)).await?;
         samples[kind].push(start.elapsed().as_secs_f64() * 1000.0);
         std::hint::black_box(results);
+    }
+    if keep_db {
+        println!("  search database kept: {}", rfd_devdb::redact(&db.url));
+        std::mem::forget(db);
     }
     let mut all: Vec<f64> = samples.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);

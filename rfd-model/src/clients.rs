@@ -353,6 +353,21 @@ impl Store {
         client_in(&mut conn, kind, id).await
     }
 
+    /// Whether a live client of this kind has this id (one indexed lookup; nothing else
+    /// is loaded).
+    pub async fn client_is_live(&self, kind: ClientKind, id: Uuid) -> Result<bool, StoreError> {
+        let mut conn = self.clients_conn().await?;
+        let found: Option<Found> = diesel::sql_query(format!(
+            "SELECT id FROM {t} WHERE id = $1 AND deleted_at IS NULL",
+            t = kind.table()
+        ))
+        .bind::<SqlUuid, _>(id)
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+        Ok(found.is_some())
+    }
+
     /// Every live client of a kind, oldest first (callers filter by permission; there
     /// is no hidden page size).
     pub async fn list_clients(&self, kind: ClientKind) -> Result<Vec<Client>, StoreError> {

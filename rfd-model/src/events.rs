@@ -30,9 +30,9 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::queue::{JOB_CHANNEL, JobKind};
-use crate::schema::{event, event_delivery, event_subscriber, job};
+use crate::schema::{event, event_delivery, event_subscriber, job, rfd};
 use crate::store::Store;
-use crate::types::Visibility;
+use crate::types::{Rfd, Visibility};
 
 /// The header carrying the delivery id (the same on every retry of one delivery).
 pub const DELIVERY_HEADER: &str = "X-Rfd-Delivery";
@@ -456,6 +456,49 @@ pub fn verify_signature(secrets: &[&[u8]], header: &str, timestamp: &str, body: 
 }
 
 impl Store {
+    /// Sets the visibility of RFD `rfd_number` and, when it changes, emits
+    /// `rfd.visibility_changed` for the RFD in `owner/repository`, in one transaction: the
+    /// change and its event deliveries commit together, or neither does. Returns the RFD
+    /// and its visibility before. Setting the visibility it has emits nothing.
+    pub async fn change_visibility(
+        &self,
+        rfd_number: i32,
+        visibility: Visibility,
+        owner: &str,
+        repository: &str,
+    ) -> Result<(Rfd, Visibility), StoreError> {
+        let mut conn = self.pool().get().await?;
+        let (owner, repository) = (owner.to_string(), repository.to_string());
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let live = rfd::table.filter(rfd::rfd_number.eq(rfd_number)).filter(rfd::deleted_at.is_null());
+            // Locked, so two concurrent changes each see the visibility the other left.
+            let before: Visibility = live
+                .select(rfd::visibility)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or(StoreError::NotFound { entity: "rfd" })?;
+            let updated: Rfd = diesel::update(live)
+                .set((rfd::visibility.eq(visibility), rfd::updated_at.eq(diesel::dsl::now)))
+                .returning(Rfd::as_returning())
+                .get_result(conn)
+                .await?;
+            if before != visibility {
+                let event = Event {
+                    owner,
+                    repository,
+                    rfd_number,
+                    change: Change::VisibilityChanged { from: before, to: visibility },
+                    dedupe_key: None,
+                };
+                emit_in(conn, &event).await?;
+            }
+            Ok((updated, before))
+        })
+        .await
+    }
+
     /// Makes the database's subscribers those of the config file: adds and updates them
     /// by name, removes the others. Pending deliveries of a removed subscriber stay in
     /// the queue (and fail until it is configured again, or reach the dead letter).

@@ -15,7 +15,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::schema::{login_attempt, oauth_client, oauth_client_redirect_uri, oauth_client_secret};
+use crate::schema::login_attempt;
 use crate::store::Store;
 
 /// `grant_type` of an authorization-code attempt.
@@ -158,20 +158,6 @@ pub struct NewDeviceAttempt {
     pub device_code_hash: [u8; 32],
     /// When it expires (the provider's `expires_in`).
     pub expires_at: DateTime<Utc>,
-}
-
-type ClientById = diesel::dsl::Filter<oauth_client::table, diesel::dsl::Eq<oauth_client::id, Uuid>>;
-type LiveClientId = diesel::dsl::Select<
-    diesel::dsl::Filter<ClientById, diesel::dsl::IsNull<oauth_client::deleted_at>>,
-    oauth_client::id,
->;
-
-/// The client's id if it is live (a subquery, so no join needs declaring).
-fn live_client(client: Uuid) -> LiveClientId {
-    oauth_client::table
-        .filter(oauth_client::id.eq(client))
-        .filter(oauth_client::deleted_at.is_null())
-        .select(oauth_client::id)
 }
 
 impl Store {
@@ -376,52 +362,6 @@ impl Store {
         let mut conn = self.pool().get().await?;
         Ok(diesel::sql_query("DELETE FROM login_attempt WHERE expires_at < now() - interval '1 day'")
             .execute(&mut conn)
-            .await?)
-    }
-
-    /// Whether a live OAuth client exists.
-    ///
-    /// The client store itself (creation, secrets, redirect URIs) belongs to the OAuth
-    /// client endpoints; login needs only these three reads.
-    pub async fn oauth_client_exists(&self, client: Uuid) -> Result<bool, StoreError> {
-        let mut conn = self.pool().get().await?;
-        Ok(oauth_client::table
-            .filter(oauth_client::id.eq(client))
-            .filter(oauth_client::deleted_at.is_null())
-            .select(oauth_client::id)
-            .first::<Uuid>(&mut conn)
-            .await
-            .optional()?
-            .is_some())
-    }
-
-    /// Whether `redirect_uri` is registered, exactly as given, for a live client.
-    pub async fn oauth_redirect_uri_registered(
-        &self,
-        client: Uuid,
-        redirect_uri: &str,
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.pool().get().await?;
-        Ok(oauth_client_redirect_uri::table
-            .filter(oauth_client_redirect_uri::oauth_client_id.eq_any(live_client(client)))
-            .filter(oauth_client_redirect_uri::redirect_uri.eq(redirect_uri))
-            .filter(oauth_client_redirect_uri::deleted_at.is_null())
-            .select(oauth_client_redirect_uri::id)
-            .first::<Uuid>(&mut conn)
-            .await
-            .optional()?
-            .is_some())
-    }
-
-    /// The digests of a live client's live secrets (the caller compares in constant
-    /// time).
-    pub async fn oauth_client_secret_hashes(&self, client: Uuid) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut conn = self.pool().get().await?;
-        Ok(oauth_client_secret::table
-            .filter(oauth_client_secret::oauth_client_id.eq_any(live_client(client)))
-            .filter(oauth_client_secret::deleted_at.is_null())
-            .select(oauth_client_secret::secret_hash)
-            .load(&mut conn)
             .await?)
     }
 }

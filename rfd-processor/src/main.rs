@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use rfd_model::source::RfdSource;
 use rfd_model::{JobFilter, JobState, Page, Store};
-use rfd_processor::config::{ProcessorConfig, SourceChoice};
+use rfd_processor::config::ProcessorConfig;
 use rfd_processor::events::{EventDeliverer, WithEvents};
 use rfd_processor::metrics::{GitHubStats, Measured, ProcessorMetrics};
 use rfd_processor::pipeline::{JobProcessor, Pipeline, UpdateMode};
@@ -138,21 +137,10 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
     let store = Store::new(rfd_model::db::pool(&url, &config.database));
     let search = config.search.open(&store).context("setting up search ([search])")?;
     // GitHub call counts and the rate limit go to the metrics when the source is GitHub.
-    let (source, github): (Option<Arc<dyn RfdSource>>, Option<Arc<rfd_github::GitHubSource>>) =
-        match config.source_choice()? {
-            None => (None, None),
-            Some(SourceChoice::Git(settings)) => (
-                Some(Arc::new(
-                    rfd_git::GitSource::open(&settings).await.context("opening the git source ([source])")?,
-                )),
-                None,
-            ),
-            Some(SourceChoice::GitHub(github)) => {
-                let github =
-                    Arc::new(rfd_github::GitHubSource::new(&github).context("setting up the GitHub client")?);
-                (Some(github.clone() as Arc<dyn RfdSource>), Some(github))
-            }
-        };
+    let (source, github) = match config.open_source().await? {
+        Some(opened) => (Some(opened.source), opened.github),
+        None => (None, None),
+    };
     let metrics = Arc::new(ProcessorMetrics::new(github.map(|github| github as Arc<dyn GitHubStats>)));
     let metrics_server = match config.metrics.processor_address {
         Some(address) => {
@@ -232,7 +220,7 @@ async fn work(config: ProcessorConfig) -> anyhow::Result<()> {
 }
 
 async fn scan_once(config: ProcessorConfig) -> anyhow::Result<()> {
-    let source = config.open_source().await?.context("scanning needs a [source] section with `kind`")?;
+    let source = config.open_source().await?.context("scanning needs a [source] section with `kind`")?.source;
     let url = config.database_url.expose_secret().to_string();
     rfd_model::migrations::migrate_when_ready(&url).await?;
     let store = Store::new(rfd_model::db::pool(&url, &config.database));

@@ -2,9 +2,6 @@
 //! their owner once, stored only as a SHA-256 digest. They carry 320 bits of entropy,
 //! so a digest cannot be searched backwards and no slow hash is needed.
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
 /// Random bytes in a secret.
 const SECRET_BYTES: usize = 40;
 
@@ -31,15 +28,9 @@ pub fn generate() -> NewSecret {
     NewSecret { value, hash }
 }
 
-/// The SHA-256 digest a presented secret is looked up by.
-pub fn digest(value: &str) -> [u8; 32] {
-    Sha256::digest(value.as_bytes()).into()
-}
-
-/// Compares two digests in constant time.
-pub fn digests_equal(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
-}
+/// The SHA-256 digest a presented secret is looked up by, and constant-time comparison
+/// of digests: one definition, shared with the client store in rfd-model.
+pub use rfd_model::clients::{digests_equal, secret_digest as digest};
 
 #[cfg(test)]
 mod tests {

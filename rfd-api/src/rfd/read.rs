@@ -331,18 +331,26 @@ pub async fn update_revision(
 
 /// `POST /rfd/{number}/visibility`: needs read and `ManageRfdVisibility(n)` (or the set
 /// or `All` forms). The search index reflects the change before the answer (PostgreSQL
-/// search reads visibility at query time; Meilisearch is updated and waited for).
+/// search reads visibility at query time; Meilisearch is updated and waited for). A
+/// change emits `rfd.visibility_changed` to the event subscribers, in the same transaction.
 pub async fn update_visibility(
     services: &ReadServices,
     store: &Store,
     caller: &Caller,
     number: &str,
     body: RfdVisibility,
+    location: Option<rfd_model::source::SourceLocation>,
 ) -> Result<RfdView, HttpError> {
     let number = parse_number(number)?;
     readable_rfd(store, caller, number).await?;
     caller.require(&Permission::ManageRfdVisibility(number))?;
-    let rfd = store.set_visibility(number, body.visibility).await.map_err(store_error)?;
+    // The event names the repository the RFD is kept in (empty without a configured source).
+    let (owner, repository) = location.map(|l| (l.owner, l.repository)).unwrap_or_default();
+    let (rfd, before) =
+        store.change_visibility(number, body.visibility, &owner, &repository).await.map_err(store_error)?;
+    if before != rfd.visibility {
+        tracing::info!(rfd.number = number, from = ?before, to = ?rfd.visibility, "visibility changed");
+    }
     if let Ok(index) = &services.search
         && let Err(err) = index.set_visibility(number, body.visibility).await
     {

@@ -107,7 +107,7 @@ pub async fn reserve(ctx: &ApiContext, caller: &Caller, body: ReserveRfdBody) ->
             "the title must be one line of at most {MAX_TITLE_CHARS} characters"
         )));
     }
-    let source = ctx.source.get()?;
+    let source = ctx.source.get().await?;
     let author = author_of(&ctx.store, caller).await?;
     // Checked before a number is spent on it.
     let probe = initial_document(1, title, author.attribution.as_deref(), body.content.as_deref())?;
@@ -251,7 +251,7 @@ impl Edit {
             return Err(rfd_not_found());
         }
         caller.require(&Permission::UpdateRfd(number))?;
-        let source = ctx.source.get()?.clone();
+        let source = ctx.source.get().await?.clone();
         let author = author_of(&ctx.store, caller).await?.display;
         let branch = rfd_branch(number);
         let folder = match source.read_rfd(number, &branch).await {
@@ -323,10 +323,7 @@ pub async fn can_read(store: &Store, caller: &Caller, number: i32) -> Result<boo
 /// webhook arrives (a webhook for it later is deduplicated). A failure is logged: the
 /// scanner finds the commit anyway.
 async fn queue_commit(ctx: &ApiContext, number: i32, branch: &str, commit: &CommitInfo) {
-    let location = match ctx.source.get() {
-        Ok(source) => source.location().clone(),
-        Err(_) => return,
-    };
+    let Some(location) = ctx.source.location() else { return };
     let job = NewJob {
         kind: JobKind::RfdUpdate,
         owner: location.owner,

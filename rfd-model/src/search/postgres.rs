@@ -13,7 +13,7 @@
 //!   made a common word take most of a second.
 //! - Every query word matches as a prefix (`stor` finds `storage`), and a word that is
 //!   not in the index is widened with indexed words one typo away (two from nine
-//!   letters, as Meilisearch), found through a trigram index on `search_word`.
+//!   letters, as Meilisearch), found through a trigram index on `search_word` (`search_typo_alternatives()`).
 //! - Highlights come from `ts_headline`, run only on the page returned, with two control
 //!   characters as markers that are then replaced by the caller's tags (tags of any
 //!   text, no quoting rules).
@@ -41,6 +41,8 @@ use crate::types::Visibility;
 const MAX_QUERY_WORDS: usize = 10;
 /// Most typo alternatives per query word.
 const MAX_ALTERNATIVES: usize = 3;
+/// Similar indexed words looked at per query word to find those alternatives.
+const TYPO_CANDIDATES: i32 = 10;
 /// Sections inserted per statement (13 parameters each, well under PostgreSQL's 65,535).
 const INSERT_CHUNK: usize = 1000;
 /// Sections at the top of the order a tier looks at before it asks the GIN index
@@ -89,15 +91,13 @@ impl PostgresSearch {
         let mut alternatives: HashMap<String, Vec<String>> = HashMap::new();
         if !fuzzy.is_empty() {
             let mut conn = self.conn().await?;
-            let rows: Vec<Alternative> = diesel::sql_query(
-                "SELECT t.term, w.word FROM unnest($1::varchar[]) AS t(term) \
-                 CROSS JOIN LATERAL (SELECT word FROM search_word \
-                     WHERE word % t.term ORDER BY similarity(word, t.term) DESC LIMIT 10) AS w \
-                 WHERE NOT EXISTS (SELECT 1 FROM search_word x WHERE x.word = t.term)",
-            )
-            .bind::<Array<Varchar>, _>(&fuzzy)
-            .load(&mut conn)
-            .await?;
+            // Through the trigram index (migration 2026-11-30-000100_search_typo).
+            let rows: Vec<Alternative> =
+                diesel::sql_query("SELECT term, word FROM search_typo_alternatives($1, $2)")
+                    .bind::<Array<Varchar>, _>(&fuzzy)
+                    .bind::<Int4, _>(TYPO_CANDIDATES)
+                    .load(&mut conn)
+                    .await?;
             for row in rows {
                 let allowed = typos_allowed(&row.term);
                 let list = alternatives.entry(row.term.clone()).or_default();

@@ -2214,6 +2214,41 @@ pub mod types {
             Default::default()
         }
     }
+    ///`/health/live`: the process is up.
+    ///
+    /// <details><summary>JSON schema</summary>
+    ///
+    /// ```json
+    ///{
+    ///  "description": "`/health/live`: the process is up.",
+    ///  "type": "object",
+    ///  "required": [
+    ///    "status"
+    ///  ],
+    ///  "properties": {
+    ///    "status": {
+    ///      "description": "Always `ok`.",
+    ///      "type": "string"
+    ///    }
+    ///  }
+    ///}
+    /// ```
+    /// </details>
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Liveness {
+        ///Always `ok`.
+        pub status: ::std::string::String,
+    }
+    impl ::std::convert::From<&Liveness> for Liveness {
+        fn from(value: &Liveness) -> Self {
+            value.clone()
+        }
+    }
+    impl Liveness {
+        pub fn builder() -> builder::Liveness {
+            Default::default()
+        }
+    }
     ///`MagicLink`
     ///
     /// <details><summary>JSON schema</summary>
@@ -9740,6 +9775,44 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Liveness {
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Liveness {
+            fn default() -> Self {
+                Self {
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl Liveness {
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {}", e)
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Liveness> for super::Liveness {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Liveness,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { status: value.status? })
+            }
+        }
+        impl ::std::convert::From<super::Liveness> for Liveness {
+            fn from(value: super::Liveness) -> Self {
+                Self { status: Ok(value.status) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MagicLink {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -15725,6 +15798,34 @@ let response = client.health()
     pub fn health(&self) -> builder::Health<'_> {
         builder::Health::new(self)
     }
+    /**Liveness: 200 while the process serves requests
+
+Touches nothing else (not the database), so a database outage never gets a healthy API restarted.
+
+Sends a `GET` request to `/health/live`
+
+```ignore
+let response = client.health_live()
+    .send()
+    .await;
+```*/
+    pub fn health_live(&self) -> builder::HealthLive<'_> {
+        builder::HealthLive::new(self)
+    }
+    /**Readiness: 200 when the database answers, 503 when it does not
+
+The database must answer within a short timeout; a load balancer sends the traffic of an instance that is not ready to another one.
+
+Sends a `GET` request to `/health/ready`
+
+```ignore
+let response = client.health_ready()
+    .send()
+    .await;
+```*/
+    pub fn health_ready(&self) -> builder::HealthReady<'_> {
+        builder::HealthReady::new(self)
+    }
     /**Lists the jobs of one RFD, newest first (the jobs of RFDs the caller may read)
 
 Sends a `GET` request to `/job`
@@ -19105,6 +19206,130 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "health",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::health_live`]
+
+[`Client::health_live`]: super::Client::health_live*/
+    #[derive(Debug, Clone)]
+    pub struct HealthLive<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> HealthLive<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/health/live`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Liveness>, Error<types::Error>> {
+            let Self { client } = self;
+            let url = format!("{}/health/live", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "health_live",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::health_ready`]
+
+[`Client::health_ready`]: super::Client::health_ready*/
+    #[derive(Debug, Clone)]
+    pub struct HealthReady<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> HealthReady<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/health/ready`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
+            let Self { client } = self;
+            let url = format!("{}/health/ready", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "health_ready",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

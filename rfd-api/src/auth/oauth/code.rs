@@ -18,6 +18,7 @@ use chrono::Utc;
 use dropshot::{
     ClientErrorStatusCode, HttpError, HttpResponseOk, HttpResponseTemporaryRedirect, RequestContext,
 };
+use rfd_model::clients::ClientKind;
 use rfd_model::login::{AttemptState, LoginAttempt, NewCodeAttempt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -91,12 +92,12 @@ pub async fn authorize(
     let config = configured(ctx, provider)?;
     // Nothing is redirected until the redirect URI is known to be the client's: an
     // unchecked one would make us an open redirector (RFC 6749 §4.1.2.1).
-    if !ctx.store.oauth_client_exists(query.client_id).await.map_err(store_error)? {
+    if !ctx.store.client_is_live(ClientKind::OAuth, query.client_id).await.map_err(store_error)? {
         return Err(bad_request("unknown client_id"));
     }
     if !ctx
         .store
-        .oauth_redirect_uri_registered(query.client_id, &query.redirect_uri)
+        .redirect_uri_is_registered(ClientKind::OAuth, query.client_id, &query.redirect_uri)
         .await
         .map_err(store_error)?
     {
@@ -205,7 +206,7 @@ pub async fn callback(
     // The client may have removed the URI since the login started.
     if !ctx
         .store
-        .oauth_redirect_uri_registered(attempt.client_id, &redirect_uri)
+        .redirect_uri_is_registered(ClientKind::OAuth, attempt.client_id, &redirect_uri)
         .await
         .map_err(store_error)?
     {
@@ -297,16 +298,13 @@ async fn authenticate_client(
     let config = configured(ctx, provider).map_err(|_| OAuthError::invalid_client())?;
     match presented {
         Some(presented) => {
-            let digest = secret::digest(&presented);
-            let stored = ctx.store.oauth_client_secret_hashes(client).await?;
-            // Every stored digest is compared, so timing says nothing about which matched.
-            let matched =
-                stored.iter().fold(false, |found, hash| found | secret::digests_equal(hash, &digest));
+            // Every live secret's digest is compared, so timing says nothing about which matched.
+            let matched = ctx.store.verify_client_secret(ClientKind::OAuth, client, &presented).await?;
             if matched { Ok(()) } else { Err(OAuthError::invalid_client()) }
         }
         None => {
             let public = config.public_pkce.as_ref().is_some_and(|public| public.client == client);
-            if public && ctx.store.oauth_client_exists(client).await? {
+            if public && ctx.store.client_is_live(ClientKind::OAuth, client).await? {
                 Ok(())
             } else {
                 Err(OAuthError::invalid_client())

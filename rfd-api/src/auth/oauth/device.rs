@@ -61,7 +61,7 @@ async fn start(
 ) -> Result<http::Response<Body>, OAuthError> {
     let config =
         configured(ctx, provider).map_err(|_| OAuthError::invalid_request("provider not configured"))?;
-    if !ctx.store.oauth_client_exists(request.client_id).await? {
+    if !ctx.store.client_is_live(rfd_model::clients::ClientKind::OAuth, request.client_id).await? {
         return Err(OAuthError::invalid_client());
     }
     let scope = request.scope.unwrap_or_default().trim().to_string();

@@ -1,0 +1,1 @@
+DROP FUNCTION search_typo_alternatives(varchar[], integer);
