@@ -15,6 +15,9 @@
 //! - HTTP deliveries are signed: `X-Rfd-Signature-256: sha256=<hex>` is HMAC-SHA256 of
 //!   `<X-Rfd-Timestamp>.<raw body>` with the subscriber's secret ([`signature`]); a
 //!   receiver recomputes it ([`verify_signature`]) and refuses old timestamps.
+//! - NATS deliveries are JetStream publishes to the subscriber's subject, with the delivery
+//!   id as `Nats-Msg-Id` (the stream drops a redelivery inside its duplicate window) and the
+//!   event type as `X-Rfd-Event`; only the stream's ack completes the delivery.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -33,12 +36,15 @@ use crate::types::{Rfd, Visibility};
 
 /// The header carrying the delivery id (the same on every retry of one delivery).
 pub const DELIVERY_HEADER: &str = "X-Rfd-Delivery";
-/// The header carrying the event type, e.g. `rfd.revision_created`.
+/// The header carrying the event type, e.g. `rfd.revision_created` (HTTP and NATS).
 pub const EVENT_HEADER: &str = "X-Rfd-Event";
 /// The header carrying the Unix time (seconds) at which the attempt was signed.
 pub const TIMESTAMP_HEADER: &str = "X-Rfd-Timestamp";
 /// The header carrying `sha256=<hex>` over `<timestamp>.<body>`.
 pub const SIGNATURE_HEADER: &str = "X-Rfd-Signature-256";
+/// The NATS header carrying the delivery id: JetStream's message id, which the stream
+/// deduplicates on.
+pub const NATS_MESSAGE_ID_HEADER: &str = "Nats-Msg-Id";
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -48,7 +54,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct EventSettings {
     /// Who hears of changes.
     pub subscribers: Vec<SubscriberConfig>,
-    /// Seconds one HTTP delivery attempt may take before it counts as failed.
+    /// Seconds one delivery attempt may take before it counts as failed (an HTTP answer, a
+    /// NATS connection or a JetStream ack).
     pub timeout_secs: u64,
 }
 
@@ -64,6 +71,8 @@ impl Default for EventSettings {
 pub enum SubscriberKind {
     /// A signed HTTP POST to `url`.
     Webhook,
+    /// A JetStream publish to `subject` on the NATS server at `url`, acked by the stream.
+    Nats,
 }
 
 impl SubscriberKind {
@@ -71,6 +80,7 @@ impl SubscriberKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
+            Self::Nats => "nats",
         }
     }
 }
@@ -89,12 +99,24 @@ pub struct SubscriberConfig {
     /// Only events of these repositories (`"owner/name"`); all when absent.
     #[serde(default)]
     pub repositories: Option<Vec<String>>,
-    /// Where to POST (webhook).
+    /// Where to POST (webhook), or the NATS server (`nats://host:port`, `tls://host:port`).
     #[serde(default)]
     pub url: Option<String>,
     /// The HMAC key of the signature (webhook). Never logged.
     #[serde(default)]
     pub secret: Option<SecretString>,
+    /// The subject to publish to (nats); a JetStream stream must capture it.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The NATS server's auth token (nats, optional). Never logged.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// The NATS user (nats, optional; with `password`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The NATS user's password (nats). Never logged.
+    #[serde(default)]
+    pub password: Option<SecretString>,
 }
 
 fn enabled_by_default() -> bool {
@@ -126,6 +148,7 @@ impl EventSettings {
                         return Err(format!("missing required key `{at}.secret` (kind = \"webhook\")"));
                     }
                 }
+                SubscriberKind::Nats => validate_nats(subscriber, &at)?,
             }
         }
         Ok(())
@@ -135,6 +158,44 @@ impl EventSettings {
     pub fn subscriber(&self, name: &str) -> Option<&SubscriberConfig> {
         self.subscribers.iter().find(|s| s.name == name)
     }
+}
+
+/// A NATS subscriber: a server URL without credentials in it (they go in `token` or
+/// `user`/`password`, which are kept out of logs), a concrete subject, one way to log in.
+fn validate_nats(subscriber: &SubscriberConfig, at: &str) -> Result<(), String> {
+    let Some(url) = &subscriber.url else {
+        return Err(format!("missing required key `{at}.url` (kind = \"nats\")"));
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("`{at}.url` must be a nats:// or tls:// URL"));
+    };
+    if !["nats", "tls"].contains(&scheme) {
+        return Err(format!("`{at}.url` must be a nats:// or tls:// URL"));
+    }
+    if rest.split(['/', '?']).next().is_some_and(|authority| authority.contains('@')) {
+        return Err(format!(
+            "`{at}.url` must not hold credentials: put them in `{at}.token` or `{at}.user`/`{at}.password`"
+        ));
+    }
+    let Some(subject) = &subscriber.subject else {
+        return Err(format!("missing required key `{at}.subject` (kind = \"nats\")"));
+    };
+    let tokens_ok = !subject.is_empty()
+        && subject.split('.').all(|token| !token.is_empty() && token != "*" && token != ">")
+        && !subject.contains(|c: char| c.is_whitespace());
+    if !tokens_ok {
+        return Err(format!("`{at}.subject` must be a subject without wildcards, such as \"rfd.events\""));
+    }
+    if subscriber.token.is_some() && (subscriber.user.is_some() || subscriber.password.is_some()) {
+        return Err(format!("`{at}`: set `token` or `user`/`password`, not both"));
+    }
+    if subscriber.user.is_some() != subscriber.password.is_some() {
+        return Err(format!("`{at}.user` and `{at}.password` go together"));
+    }
+    if subscriber.secret.is_some() {
+        return Err(format!("`{at}.secret` is for webhooks (NATS messages are not signed)"));
+    }
+    Ok(())
 }
 
 /// What changed, with its details: the `type` and `data` of the event body.
@@ -572,6 +633,34 @@ mod tests {
     fn webhook_subscribers_need_a_url_and_a_secret() {
         let settings: EventSettings = toml_like(r#"{"subscribers":[{"name":"a","kind":"webhook"}]}"#);
         assert!(settings.validate().is_err_and(|reason| reason.contains("events.subscribers[0].url")));
+    }
+
+    #[test]
+    fn nats_subscribers_need_a_plain_url_and_a_concrete_subject() {
+        let check = |subscriber: &str| toml_like(&format!(r#"{{"subscribers":[{subscriber}]}}"#)).validate();
+        assert_eq!(
+            check(
+                r#"{"name":"bus","kind":"nats","url":"nats://127.0.0.1:4222","subject":"rfd.events","token":"t"}"#
+            ),
+            Ok(())
+        );
+        let failing = [
+            (r#"{"name":"bus","kind":"nats","subject":"rfd.events"}"#, "events.subscribers[0].url"),
+            (r#"{"name":"bus","kind":"nats","url":"http://h:4222","subject":"a"}"#, "nats://"),
+            (r#"{"name":"bus","kind":"nats","url":"nats://me:pw@h:4222","subject":"a"}"#, "credentials"),
+            (r#"{"name":"bus","kind":"nats","url":"nats://h:4222"}"#, "events.subscribers[0].subject"),
+            (r#"{"name":"bus","kind":"nats","url":"nats://h:4222","subject":"rfd.>"}"#, "wildcards"),
+            (r#"{"name":"bus","kind":"nats","url":"nats://h:4222","subject":"a","user":"me"}"#, "together"),
+            (
+                r#"{"name":"bus","kind":"nats","url":"nats://h:4222","subject":"a","token":"t","user":"u","password":"p"}"#,
+                "not both",
+            ),
+        ];
+        for (subscriber, reason) in failing {
+            let outcome = check(subscriber);
+            assert!(outcome.as_ref().is_err_and(|e| e.contains(reason)), "{subscriber}: {outcome:?}");
+            assert!(outcome.is_err_and(|e| !e.contains("pw")), "no credential in the message");
+        }
     }
 
     fn toml_like(json: &str) -> EventSettings {

@@ -2,17 +2,20 @@
 //! requests opened, and delivering them (jobs of kind `event_delivery`).
 //!
 //! A delivery is one signed HTTP POST (see [`rfd_model::events`] for the headers and the
-//! signature). A 2xx answer completes the job; anything else fails the attempt, and the
-//! queue retries it with backoff until the dead letter, so a subscriber that is down for
-//! a while gets everything once it is back. Every attempt of a delivery carries the same
-//! `X-Rfd-Delivery`, so a receiver that got it before (its answer was lost) can tell.
+//! signature) or one JetStream publish. A 2xx answer, or the stream's ack, completes the
+//! job; anything else fails the attempt, and the queue retries it with backoff until the
+//! dead letter, so a subscriber that is down for a while gets everything once it is back.
+//! Every attempt of a delivery carries the same id (`X-Rfd-Delivery`, `Nats-Msg-Id`), so a
+//! receiver that got it before (its answer or ack was lost) can tell, and a JetStream
+//! stream drops the copy by itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rfd_model::events::{
-    Change, DELIVERY_HEADER, EVENT_HEADER, Event, EventSettings, SIGNATURE_HEADER, SubscriberKind,
-    TIMESTAMP_HEADER,
+    Change, DELIVERY_HEADER, EVENT_HEADER, Event, EventSettings, NATS_MESSAGE_ID_HEADER, PendingDelivery,
+    SIGNATURE_HEADER, SubscriberConfig, SubscriberKind, TIMESTAMP_HEADER,
 };
 use rfd_model::source::PullRequest;
 use rfd_model::{Attempt, Job, JobKind, RfdRevision, Store};
@@ -106,6 +109,9 @@ pub struct EventDeliverer {
     store: Store,
     settings: EventSettings,
     http: reqwest::Client,
+    /// One JetStream context per NATS subscriber, connected at its first delivery and kept
+    /// (the client reconnects by itself when the server comes back).
+    nats: tokio::sync::Mutex<HashMap<String, async_nats::jetstream::Context>>,
     metrics: Option<Arc<ProcessorMetrics>>,
 }
 
@@ -120,7 +126,7 @@ impl EventDeliverer {
             .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
             .build()
             .map_err(|err| JobError(format!("building the HTTP client: {err}")))?;
-        Ok(Self { store, settings, http, metrics: None })
+        Ok(Self { store, settings, http, nats: tokio::sync::Mutex::default(), metrics: None })
     }
 
     /// Counts delivery outcomes into `metrics`.
@@ -205,8 +211,113 @@ impl EventDeliverer {
                     }
                 }
             }
+            SubscriberKind::Nats => self.publish(subscriber, &delivery).await,
         }
     }
+
+    /// One JetStream publish of `delivery`, done only when the stream acks it. Errors name
+    /// the subscriber, the server and the subject, never the token or password.
+    async fn publish(
+        &self,
+        subscriber: &SubscriberConfig,
+        delivery: &PendingDelivery,
+    ) -> Result<(), JobError> {
+        let (Some(url), Some(subject)) = (&subscriber.url, &subscriber.subject) else {
+            return Err(JobError(format!("subscriber {:?} has no url or subject", subscriber.name)));
+        };
+        let context = match self.jetstream(subscriber, url).await {
+            Ok(context) => context,
+            Err(err) => {
+                self.count(&subscriber.name, "error");
+                self.store.record_event_attempt(delivery.id, None, false).await?;
+                return Err(err);
+            }
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(NATS_MESSAGE_ID_HEADER, delivery.id.to_string().as_str());
+        headers.insert(EVENT_HEADER, delivery.kind.as_str());
+        let acked = async {
+            context
+                .publish_with_headers(subject.clone(), headers, delivery.body.clone().into())
+                .await
+                .map_err(|err| err.to_string())?
+                .await
+                .map_err(|err| err.to_string())
+        }
+        .await;
+        match acked {
+            Ok(ack) => {
+                self.count(&subscriber.name, "delivered");
+                self.store.record_event_attempt(delivery.id, None, true).await?;
+                tracing::info!(
+                    event.delivery = %delivery.id,
+                    subscriber = %subscriber.name,
+                    nats.stream = %ack.stream,
+                    nats.sequence = ack.sequence,
+                    nats.duplicate = ack.duplicate,
+                    "event delivered"
+                );
+                Ok(())
+            }
+            Err(err) => {
+                self.count(&subscriber.name, "error");
+                self.store.record_event_attempt(delivery.id, None, false).await?;
+                Err(JobError(format!(
+                    "subscriber {:?}: no JetStream ack for subject {subject:?} from {url}: {err}",
+                    subscriber.name
+                )))
+            }
+        }
+    }
+
+    /// The subscriber's JetStream context, connecting on first use. Connecting happens
+    /// outside the lock, so a server that is down does not hold up other subscribers.
+    async fn jetstream(
+        &self,
+        subscriber: &SubscriberConfig,
+        url: &str,
+    ) -> Result<async_nats::jetstream::Context, JobError> {
+        if let Some(context) = self.nats.lock().await.get(&subscriber.name) {
+            return Ok(context.clone());
+        }
+        let timeout = Duration::from_secs(self.settings.timeout_secs.max(1));
+        let mut options = async_nats::ConnectOptions::new()
+            .tls_client_config(nats_tls_config()?)
+            .name(concat!("rfd-processor/", env!("CARGO_PKG_VERSION")))
+            .connection_timeout(timeout)
+            .request_timeout(Some(timeout));
+        if let Some(token) = &subscriber.token {
+            options = options.token(token.expose_secret().to_string());
+        }
+        if let (Some(user), Some(password)) = (&subscriber.user, &subscriber.password) {
+            options = options.user_and_password(user.clone(), password.expose_secret().to_string());
+        }
+        // The URL holds no credentials (the config refuses them there), so it may be shown.
+        let client = options.connect(url).await.map_err(|err| {
+            JobError(format!(
+                "subscriber {:?} could not be reached: connecting to the NATS server {url}: {err}",
+                subscriber.name
+            ))
+        })?;
+        let mut context = async_nats::jetstream::new(client);
+        context.set_timeout(timeout);
+        Ok(self.nats.lock().await.entry(subscriber.name.clone()).or_insert(context).clone())
+    }
+}
+
+/// TLS for NATS (`tls://`, or a server that asks for it): rustls with ring, named here
+/// because the build also holds rustls's other provider, and the system's trust store.
+fn nats_tls_config() -> Result<async_nats::rustls::ClientConfig, JobError> {
+    use async_nats::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable certificates are skipped; an empty store fails the handshake, clearly.
+    let (added, _ignored) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    tracing::debug!(nats.trust_anchors = added, "NATS TLS trust store loaded");
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|err| JobError(format!("configuring TLS for NATS: {err}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Runs event deliveries itself and every other job through `inner` (the pipeline), so
@@ -235,5 +346,21 @@ impl<H: JobHandler> JobHandler for WithEvents<H> {
     async fn superseded(&self, job: Job, attempt: Attempt) -> Result<(), JobError> {
         // Deliveries have no RFD, so they are never superseded; RFD jobs go to the pipeline.
         self.inner.superseded(job, attempt).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_nats_tls_config_builds_with_ring_whatever_else_rustls_was_built_with() {
+        // `ClientConfig::builder()` would panic here: the build holds two rustls providers.
+        let config = super::nats_tls_config().unwrap_or_else(|err| panic!("{}", err.0));
+        assert!(
+            config
+                .crypto_provider()
+                .cipher_suites
+                .iter()
+                .any(|suite| suite.version().version == async_nats::rustls::ProtocolVersion::TLSv1_3)
+        );
     }
 }

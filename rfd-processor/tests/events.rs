@@ -2,7 +2,11 @@
 //! a receiver that is down for a while gets every event once it is back, signed, with
 //! redeliveries identifiable by their delivery id; disabled and filtered-out subscribers
 //! get nothing; the pipeline emits where it stores revisions and opens pull requests; the
-//! processor's /metrics counts what happened.
+//! processor's /metrics counts what happened. NATS subscribers, against the real NATS
+//! server with JetStream on 127.0.0.1:4222 (each test with a stream and subject of its
+//! own): the message carries the body, the delivery id and the type; only an ack delivers;
+//! an unreachable server fails into the dead letter without showing credentials; JetStream
+//! drops a redelivery.
 
 #[macro_use]
 mod common;
@@ -454,4 +458,216 @@ async fn the_pipeline_emits_new_revisions_state_changes_and_opened_pull_requests
     assert_eq!(body["rfd_number"], 42);
     // Every event has its delivery job for the one subscriber.
     assert_eq!(delivery_jobs(&world.store).await.len(), 4);
+}
+
+// ---- NATS subscribers, against the real NATS server with JetStream on 127.0.0.1:4222 ----
+
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// A JetStream stream of one test's own (unique name and subject, so tests run in
+/// parallel), in memory, deleted by [`TestStream::delete`].
+struct TestStream {
+    jetstream: async_nats::jetstream::Context,
+    name: String,
+    subject: String,
+}
+
+impl TestStream {
+    async fn create() -> Self {
+        let client = ok!(
+            async_nats::connect(NATS_URL).await,
+            "connecting to nats-server on 127.0.0.1:4222 (run it with JetStream: `nats-server -js`)"
+        );
+        let jetstream = async_nats::jetstream::new(client);
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (name, subject) = (format!("RFD_TEST_{id}"), format!("rfd.test.{id}.events"));
+        ok!(
+            jetstream
+                .create_stream(async_nats::jetstream::stream::Config {
+                    name: name.clone(),
+                    subjects: vec![subject.clone()],
+                    storage: async_nats::jetstream::stream::StorageType::Memory,
+                    max_age: Duration::from_secs(3600),
+                    ..Default::default()
+                })
+                .await,
+            "create the stream"
+        );
+        Self { jetstream, name, subject }
+    }
+
+    /// Every message in the stream, oldest first.
+    async fn messages(&self) -> Vec<async_nats::jetstream::message::StreamMessage> {
+        let mut stream = ok!(self.jetstream.get_stream(&self.name).await, "get the stream");
+        let state = ok!(stream.info().await, "stream info").state.clone();
+        let mut messages = Vec::new();
+        if state.messages > 0 {
+            for sequence in state.first_sequence..=state.last_sequence {
+                messages.push(ok!(stream.get_raw_message(sequence).await, "get a message"));
+            }
+        }
+        messages
+    }
+
+    async fn delete(self) {
+        ok!(self.jetstream.delete_stream(&self.name).await, "delete the stream");
+    }
+}
+
+fn header(message: &async_nats::jetstream::message::StreamMessage, name: &str) -> String {
+    message.headers.get(name).map(|value| value.as_str().to_string()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nats_subscriber_gets_each_event_in_its_stream_with_the_delivery_id_and_type() {
+    let db = rfd_devdb::test_database().await;
+    let store = Store::new(rfd_model::db::pool(&db.url, &rfd_model::PoolSettings::default()));
+    let stream = TestStream::create().await;
+    let events = settings(serde_json::json!([
+        { "name": "bus", "kind": "nats", "url": NATS_URL, "subject": stream.subject },
+    ]));
+    ok!(store.sync_event_subscribers(&events).await, "sync subscribers");
+    ok!(store.emit_event(&visibility_event(7)).await, "emit");
+    let jobs = delivery_jobs(&store).await;
+    assert_eq!(jobs.len(), 1);
+
+    let handler =
+        WithEvents::new(JobProcessor::Skip, ok!(EventDeliverer::new(store.clone(), events), "deliverer"));
+    assert_eq!(attempt(&store, &handler).await, Ok(()));
+
+    let delivery = ok!(store.event_delivery_for_job(jobs[0].id).await, "delivery")
+        .unwrap_or_else(|| panic!("the job has its delivery"));
+    assert!(delivery.delivered_at.is_some(), "the stream's ack marks it delivered");
+    let messages = stream.messages().await;
+    assert_eq!(messages.len(), 1, "one message in the stream");
+    let message = &messages[0];
+    assert_eq!(message.subject.as_str(), stream.subject);
+    assert_eq!(message.payload.as_ref(), delivery.body.as_bytes(), "the body as HTTP subscribers get it");
+    assert_eq!(header(message, "Nats-Msg-Id"), delivery.id.to_string());
+    assert_eq!(header(message, "X-Rfd-Event"), "rfd.visibility_changed");
+    let body: serde_json::Value = ok!(serde_json::from_slice(&message.payload), "body");
+    assert_eq!(body["type"], "rfd.visibility_changed");
+    assert_eq!(body["rfd_number"], 7);
+    assert_eq!(body["data"]["to"], "public");
+    stream.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_nats_server_fails_the_delivery_into_the_dead_letter_without_showing_credentials() {
+    const TOKEN: &str = "nats-t0ken-s3cret";
+    const PASSWORD: &str = "nats-passw0rd-s3cret";
+    let db = rfd_devdb::test_database().await;
+    let store = Store::new(rfd_model::db::pool(&db.url, &rfd_model::PoolSettings::default()));
+    // A closed port: nothing answers there.
+    let closed = free_address();
+    let url = format!("nats://{closed}");
+    let events = settings(serde_json::json!([
+        { "name": "bus-token", "kind": "nats", "url": url, "subject": "rfd.events", "token": TOKEN },
+        { "name": "bus-user", "kind": "nats", "url": url, "subject": "rfd.events",
+          "user": "rfd", "password": PASSWORD },
+    ]));
+    ok!(store.sync_event_subscribers(&events).await, "sync subscribers");
+    ok!(store.emit_event(&visibility_event(8)).await, "emit");
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = ok!(store.pool().get().await, "connection");
+        ok!(
+            diesel::sql_query("UPDATE job SET max_attempts = 2 WHERE kind = 'event_delivery'")
+                .execute(&mut conn)
+                .await,
+            "two attempts per delivery"
+        );
+    }
+
+    let handler =
+        WithEvents::new(JobProcessor::Skip, ok!(EventDeliverer::new(store.clone(), events), "deliverer"));
+    // Two deliveries, two attempts each: every attempt fails, the first ones are retried.
+    for _ in 0..4 {
+        let outcome = attempt(&store, &handler).await;
+        assert!(outcome.is_err(), "{outcome:?}");
+    }
+    let jobs = delivery_jobs(&store).await;
+    assert_eq!(jobs.len(), 2);
+    for job in &jobs {
+        assert_eq!(job.state, JobState::Failed, "the dead letter after max_attempts: {job:?}");
+        assert_eq!(job.attempts, 2);
+        let error = job.last_error.clone().unwrap_or_default();
+        assert!(error.contains("could not be reached"), "{error}");
+        assert!(error.contains(&format!("NATS server {url}")), "{error}");
+        assert!(error.contains("\"bus-token\"") || error.contains("\"bus-user\""), "{error}");
+        assert!(!error.contains(TOKEN) && !error.contains(PASSWORD), "no credential in {error}");
+        let delivery = ok!(store.event_delivery_for_job(job.id).await, "delivery");
+        assert!(delivery.is_some_and(|d| d.delivered_at.is_none()), "nothing is marked delivered");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_nats_event_is_stored_once_and_a_new_event_is_not_mistaken_for_it() {
+    let db = rfd_devdb::test_database().await;
+    let store = Store::new(rfd_model::db::pool(&db.url, &rfd_model::PoolSettings::default()));
+    let stream = TestStream::create().await;
+    let events = settings(serde_json::json!([
+        { "name": "bus", "kind": "nats", "url": NATS_URL, "subject": stream.subject },
+    ]));
+    ok!(store.sync_event_subscribers(&events).await, "sync subscribers");
+    ok!(store.emit_event(&visibility_event(9)).await, "emit");
+    let deliverer = || ok!(EventDeliverer::new(store.clone(), events.clone()), "deliverer");
+    assert_eq!(attempt(&store, &WithEvents::new(JobProcessor::Skip, deliverer())).await, Ok(()));
+    let job = delivery_jobs(&store).await.remove(0);
+
+    // The ack was lost (the processor died before recording it): the job runs again, from a
+    // new processor, with the same delivery id.
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = ok!(store.pool().get().await, "connection");
+        ok!(
+            diesel::sql_query("UPDATE event_delivery SET delivered_at = NULL").execute(&mut conn).await,
+            "forget the ack"
+        );
+        ok!(
+            diesel::sql_query("UPDATE job SET state = 'failed' WHERE kind = 'event_delivery'")
+                .execute(&mut conn)
+                .await,
+            "fail the job"
+        );
+    }
+    ok!(store.retry_job(job.id).await, "retry");
+    assert_eq!(attempt(&store, &WithEvents::new(JobProcessor::Skip, deliverer())).await, Ok(()));
+    let delivery = ok!(store.event_delivery_for_job(job.id).await, "delivery")
+        .unwrap_or_else(|| panic!("the job has its delivery"));
+    assert!(delivery.delivered_at.is_some(), "the second publish was acked");
+    let messages = stream.messages().await;
+    assert_eq!(messages.len(), 1, "JetStream dropped the redelivery (same Nats-Msg-Id)");
+    assert_eq!(header(&messages[0], "Nats-Msg-Id"), delivery.id.to_string());
+
+    // Another event is another delivery id, and another message.
+    ok!(store.emit_event(&visibility_event(9)).await, "emit again");
+    assert_eq!(attempt(&store, &WithEvents::new(JobProcessor::Skip, deliverer())).await, Ok(()));
+    let messages = stream.messages().await;
+    assert_eq!(messages.len(), 2);
+    assert_ne!(header(&messages[0], "Nats-Msg-Id"), header(&messages[1], "Nats-Msg-Id"));
+    stream.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nats_publish_that_no_stream_acks_is_not_delivered() {
+    let db = rfd_devdb::test_database().await;
+    let store = Store::new(rfd_model::db::pool(&db.url, &rfd_model::PoolSettings::default()));
+    // The server answers, but no stream captures this subject: nothing would keep the event.
+    let subject = format!("rfd.test.{}.nowhere", uuid::Uuid::new_v4().simple());
+    let events = settings(serde_json::json!([
+        { "name": "bus", "kind": "nats", "url": NATS_URL, "subject": subject },
+    ]));
+    ok!(store.sync_event_subscribers(&events).await, "sync subscribers");
+    ok!(store.emit_event(&visibility_event(10)).await, "emit");
+    let handler =
+        WithEvents::new(JobProcessor::Skip, ok!(EventDeliverer::new(store.clone(), events), "deliverer"));
+    let outcome = attempt(&store, &handler).await;
+    let error = outcome.err().unwrap_or_default();
+    assert!(error.contains(&format!("\"bus\": no JetStream ack for subject {subject:?}")), "{error}");
+    let job = delivery_jobs(&store).await.remove(0);
+    assert_eq!(job.state, JobState::Queued, "queued again for its next attempt");
+    assert_eq!(job.attempts, 1);
+    let delivery = ok!(store.event_delivery_for_job(job.id).await, "delivery");
+    assert!(delivery.is_some_and(|d| d.delivered_at.is_none()));
 }

@@ -107,8 +107,44 @@ trigger endpoint, and the processor reads the repository directly. Pull requests
 GitHub feature; everything else works the same.\n",
 )];
 
-/// The RFD numbers the demo waits for.
-pub const NUMBERS: &[i32] = &[1, 2, 3, 4, 5, 6];
+/// Every demo RFD (the five first and the pushed one): number and title, as the API
+/// lists them (the title heading without its `RFD N` prefix).
+pub const RFDS: &[(i32, &str)] = &[
+    (1, "Requests for Discussion"),
+    (2, "API versioning policy"),
+    (3, "Storage layout for RFD assets"),
+    (4, "Search ranking for RFDs"),
+    (5, "Retire the legacy command line tool"),
+    (6, "Plain git as the RFD source"),
+];
+
+/// The RFD that arrives through the hook.
+pub const PUSHED_NUMBER: i32 = 6;
+
+/// The title of demo RFD `number`.
+pub fn title(number: i32) -> Option<&'static str> {
+    RFDS.iter().find(|(n, _)| *n == number).map(|(_, title)| *title)
+}
 
 /// A word the demo searches for (in RFD 6, which arrived through the hook).
 pub const SEARCH_WORD: &str = "trigger";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_title_is_the_heading_of_its_document() {
+        for (number, title) in RFDS {
+            let heading = format!("RFD {number} {title}\n");
+            let holds = |files: &[(&str, &str)]| {
+                files.iter().any(|(path, content)| {
+                    path.starts_with(&format!("rfd/{number:04}/README")) && content.contains(&heading)
+                })
+            };
+            assert!(holds(INITIAL) || holds(PUSHED), "no document of RFD {number} is titled {title:?}");
+        }
+        assert!(PUSHED.iter().any(|(path, content)| path.starts_with(&format!("rfd/{PUSHED_NUMBER:04}/"))
+            && content.contains(SEARCH_WORD)));
+    }
+}

@@ -1,5 +1,6 @@
 //! `cargo xtask …`: developer tasks.
 
+mod demo_cli;
 mod demo_rfds;
 
 use std::path::{Path, PathBuf};
@@ -206,19 +207,21 @@ async fn demo(exit_when_ready: bool) -> anyhow::Result<()> {
 
     let cli = bin.join("rfd-cli");
     let cli = cli.strip_prefix(std::env::current_dir()?).unwrap_or(&cli).display().to_string();
-    let env = format!("RFD_HOST={api_url} RFD_TOKEN={api_key}");
+    let commands = demo_cli::demo_commands(&cli, &api_url, &api_key);
     println!("==> RFDs listed and searchable");
     println!();
     println!("  API:           {api_url}");
     println!("  admin API key: {api_key}");
     println!("  repository:    git clone {}   (push to it: the hook triggers the platform)", bare.display());
     println!();
-    println!("  {env} {cli} list");
-    println!("  {env} {cli} search {}", demo_rfds::SEARCH_WORD);
-    println!("  {env} {cli} view 6");
+    for command in &commands {
+        println!("  {}", command.line());
+    }
     println!();
-    if exit_when_ready {
-        println!("==> stopping (--exit-when-ready)");
+    let outcome = if exit_when_ready {
+        // CI proves the printed commands work: each runs exactly as printed and must show
+        // what it promises.
+        run_printed_commands(&commands).await
     } else {
         println!("==> press Ctrl-C to stop");
         tokio::select! {
@@ -226,9 +229,23 @@ async fn demo(exit_when_ready: bool) -> anyhow::Result<()> {
             status = api.wait() => println!("rfd-api exited: {status:?}"),
             status = processor.wait() => println!("rfd-processor exited: {status:?}"),
         }
-    }
+        Ok(())
+    };
     stop(&mut api).await;
     stop(&mut processor).await;
+    outcome
+}
+
+/// Runs the printed `rfd-cli` commands one by one; the first that fails ends the demo.
+async fn run_printed_commands(commands: &[demo_cli::CliCommand]) -> anyhow::Result<()> {
+    println!("==> running the rfd-cli commands above (--exit-when-ready)");
+    for command in commands {
+        command.run_and_check().await.context("a printed rfd-cli command does not work")?;
+    }
+    println!(
+        "==> they listed every demo RFD, found RFD {0} and showed RFD {0}; stopping",
+        demo_rfds::PUSHED_NUMBER
+    );
     Ok(())
 }
 
@@ -371,7 +388,7 @@ async fn listed_and_found(client: &reqwest::Client, api_url: &str, api_key: &str
         .as_array()
         .map(|rfds| rfds.iter().filter_map(|rfd| rfd["rfd_number"].as_i64()).collect())
         .unwrap_or_default();
-    if !demo_rfds::NUMBERS.iter().all(|n| numbers.contains(&i64::from(*n))) {
+    if !demo_rfds::RFDS.iter().all(|(n, _)| numbers.contains(&i64::from(*n))) {
         return Ok(false);
     }
     let found = client
@@ -391,7 +408,7 @@ async fn listed_and_found(client: &reqwest::Client, api_url: &str, api_key: &str
 
 /// Whether every demo RFD has a job that succeeded (`GET /job?rfd=N`).
 async fn all_jobs_succeeded(client: &reqwest::Client, api_url: &str, api_key: &str) -> anyhow::Result<bool> {
-    for number in demo_rfds::NUMBERS {
+    for (number, _) in demo_rfds::RFDS {
         let jobs: serde_json::Value = client
             .get(format!("{api_url}/job"))
             .query(&[("rfd", number.to_string())])
