@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -27,7 +27,6 @@ use rfd_github_fake::{FakeGitHubOAuth, FakeOAuthUser};
 use rfd_model::Store;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncBufReadExt;
 use uuid::Uuid;
 
 fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
@@ -87,67 +86,23 @@ fn assert_not_logged(secrets: &[&str]) {
 const OIDC_CLIENT: &str = "rfd-test";
 const OIDC_SECRET: &str = "oidc-provider-client-secret-0123456789";
 
-fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
-}
-
-/// `npm ci` once, if `node_modules` is missing; concurrent test processes wait for the
-/// one that installs.
-fn ensure_node_modules() {
-    let dir = oidc_dir();
-    let done = dir.join("node_modules/.package-lock.json");
-    if done.exists() {
-        return;
-    }
-    let lock = dir.join(".npm-ci.lock");
-    if std::fs::create_dir(&lock).is_ok() {
-        let output = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output();
-        let _ = std::fs::remove_dir(&lock);
-        let output =
-            output.unwrap_or_else(|err| panic!("cannot run npm (install Node.js 20+ and npm): {err}"));
-        assert!(output.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&output.stderr));
-        return;
-    }
-    for _ in 0..600 {
-        if done.exists() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("another test's `npm ci` in {} did not finish (remove .npm-ci.lock if stale)", dir.display());
-}
-
 struct Oidc {
     issuer: String,
-    _child: tokio::process::Child,
+    _provider: rfd_github_fake::oidc::OidcProvider,
 }
 
 impl Oidc {
     async fn start(redirect_uri: &str) -> Self {
-        ensure_node_modules();
-        let mut child = tokio::process::Command::new("node")
-            .arg("server.mjs")
-            .current_dir(oidc_dir())
-            .env("OIDC_CLIENT_ID", OIDC_CLIENT)
-            .env("OIDC_CLIENT_SECRET", OIDC_SECRET)
-            .env("OIDC_REDIRECT_URIS", redirect_uri)
-            .env("OIDC_USER_SUB", "g-1001")
-            .env("OIDC_USER_EMAIL", "ada@example.com")
-            .env("OIDC_USER_NAME", "Ada Lovelace")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start node (install Node.js 20+): {err}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = ok(tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await);
-        let line = ok(line).unwrap_or_else(|| panic!("oidc-provider exited before it was ready"));
-        let ready: Value = ok(serde_json::from_str(&line));
-        let issuer = ready["issuer"].as_str().unwrap_or_else(|| panic!("no issuer in {line}")).to_string();
-        // Keep reading: a closed pipe would kill node at its next write.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { issuer, _child: child }
+        let provider = ok(rfd_github_fake::oidc::OidcProvider::start(&rfd_github_fake::oidc::OidcSettings {
+            client_id: OIDC_CLIENT,
+            client_secret: OIDC_SECRET,
+            redirect_uris: redirect_uri,
+            user_sub: "g-1001",
+            user_email: "ada@example.com",
+            user_name: "Ada Lovelace",
+        })
+        .await);
+        Self { issuer: provider.issuer.clone(), _provider: provider }
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) {

@@ -15,8 +15,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use common::{Server, json_of, ok, one_line_error, run, stored_token, text};
@@ -32,71 +32,27 @@ const GITHUB_SECRET: &str = "github-app-client-secret-for-the-cli-4567";
 const CLI_CLIENT: &str = "3c1f0e2a-8b7d-4c6e-9f5a-2b1d0c9e8f7a";
 
 // ---------------------------------------------------------------------------------------
-// The OpenID provider (node), as rfd-api/tests/oauth.rs starts it
+// The OpenID provider (node): rfd_github_fake::oidc, as rfd-api/tests/oauth.rs uses it
 // ---------------------------------------------------------------------------------------
-
-fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rfd-api/tests/oidc")
-}
-
-/// `npm ci` once, if `node_modules` is missing; concurrent test processes (these and
-/// rfd-api's) wait for the one that installs.
-fn ensure_node_modules() {
-    let dir = oidc_dir();
-    let done = dir.join("node_modules/.package-lock.json");
-    if done.exists() {
-        return;
-    }
-    let lock = dir.join(".npm-ci.lock");
-    if std::fs::create_dir(&lock).is_ok() {
-        let output = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output();
-        let _ = std::fs::remove_dir(&lock);
-        let output =
-            output.unwrap_or_else(|err| panic!("cannot run npm (install Node.js 20+ and npm): {err}"));
-        assert!(output.status.success(), "npm ci failed: {}", text(&output.stderr));
-        return;
-    }
-    for _ in 0..600 {
-        if done.exists() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("another test's `npm ci` in {} did not finish (remove .npm-ci.lock if stale)", dir.display());
-}
 
 struct Oidc {
     issuer: String,
-    _child: tokio::process::Child,
+    _provider: rfd_github_fake::oidc::OidcProvider,
 }
 
 impl Oidc {
     async fn start() -> Self {
-        ensure_node_modules();
-        let mut child = tokio::process::Command::new("node")
-            .arg("server.mjs")
-            .current_dir(oidc_dir())
-            .env("OIDC_CLIENT_ID", OIDC_CLIENT)
-            .env("OIDC_CLIENT_SECRET", OIDC_SECRET)
+        let provider = ok(rfd_github_fake::oidc::OidcProvider::start(&rfd_github_fake::oidc::OidcSettings {
+            client_id: OIDC_CLIENT,
+            client_secret: OIDC_SECRET,
             // The code flow is not used here; the client still needs a redirect URI.
-            .env("OIDC_REDIRECT_URIS", "http://127.0.0.1:9/unused")
-            .env("OIDC_USER_SUB", "g-2002")
-            .env("OIDC_USER_EMAIL", "grace@example.com")
-            .env("OIDC_USER_NAME", "Grace Hopper")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start node (install Node.js 20+): {err}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = ok(tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await);
-        let line = ok(line).unwrap_or_else(|| panic!("oidc-provider exited before it was ready"));
-        let ready: Value = ok(serde_json::from_str(&line));
-        let issuer = ready["issuer"].as_str().unwrap_or_else(|| panic!("no issuer in {line}")).to_string();
-        // Keep reading: a closed pipe would kill node at its next write.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { issuer, _child: child }
+            redirect_uris: "http://127.0.0.1:9/unused",
+            user_sub: "g-2002",
+            user_email: "grace@example.com",
+            user_name: "Grace Hopper",
+        })
+        .await);
+        Self { issuer: provider.issuer.clone(), _provider: provider }
     }
 }
 

@@ -37,6 +37,7 @@
 
 mod git;
 mod oauth;
+pub mod oidc;
 mod repo;
 mod routes;
 
