@@ -288,39 +288,15 @@ fn github_user() -> FakeOAuthUser {
 // A browser: follows redirects by hand, keeps cookies (per host, as RFC 6265 ignores ports)
 // ---------------------------------------------------------------------------------------
 
-struct Browser {
-    http: reqwest::Client,
-    jar: HashMap<String, String>,
-}
+struct Browser(rfd_github_fake::oidc::Browser);
 
 impl Browser {
     fn new() -> Self {
-        let http = ok(reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build());
-        Self { http, jar: HashMap::new() }
+        Self(ok(rfd_github_fake::oidc::Browser::new()))
     }
 
     async fn get(&mut self, url: &str) -> reqwest::Response {
-        let mut request = self.http.get(url);
-        if !self.jar.is_empty() {
-            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            request = request.header(reqwest::header::COOKIE, cookies.join("; "));
-        }
-        let response = ok(request.send().await);
-        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            let text = value.to_str().unwrap_or_default();
-            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
-            let Some((name, value)) = pair.split_once('=') else { continue };
-            let attributes = attributes.to_ascii_lowercase();
-            if value.is_empty() || attributes.contains("max-age=0") || attributes.contains("1970") {
-                self.jar.remove(name.trim());
-            } else {
-                self.jar.insert(name.trim().to_string(), value.trim().to_string());
-            }
-        }
-        response
+        ok(self.0.send(url, None).await)
     }
 
     /// Follows redirects from `url` until one leads to a URL starting with `stop`;
@@ -528,7 +504,7 @@ async fn code_flow_with_pkce_against_a_real_openid_provider() {
         .send()
         .await);
     assert_eq!(forged.status().as_u16(), 400);
-    let cookie = victim.jar.get("__v_login").cloned().unwrap_or_default();
+    let cookie = victim.0.cookie("__v_login").unwrap_or_default().to_string();
     assert_eq!(cookie.len(), 80, "the login cookie is set");
     let response = victim.get(&callback_url).await;
     assert_eq!(response.status().as_u16(), 307);
@@ -536,8 +512,8 @@ async fn code_flow_with_pkce_against_a_real_openid_provider() {
         response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(location.starts_with("http://app.example/cb?code="), "{location}");
     // Replaying the callback (even from the right browser) does not mint another code.
-    let mut replay =
-        Browser { http: victim.http.clone(), jar: HashMap::from([("__v_login".into(), cookie.clone())]) };
+    let mut replay = Browser::new();
+    replay.0.set_cookie("__v_login", &cookie);
     assert_eq!(replay.get(&callback_url).await.status().as_u16(), 400);
     secrets.extend([cookie, query_of(location)["code"].clone()]);
 

@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
@@ -57,42 +56,16 @@ impl Oidc {
 }
 
 /// A browser at the provider: keeps its cookies, follows redirects by hand.
-struct Browser {
-    http: reqwest::Client,
-    jar: HashMap<String, String>,
-}
+struct Browser(rfd_github_fake::oidc::Browser);
 
 impl Browser {
     fn new() -> Self {
-        let http = ok(reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build());
-        Self { http, jar: HashMap::new() }
+        Self(ok(rfd_github_fake::oidc::Browser::new()))
     }
 
     /// One request; returns the status, the redirect target (absolute) and the body.
     async fn send(&mut self, url: &str, form: Option<&[(&str, &str)]>) -> (u16, Option<String>, String) {
-        let mut request = match form {
-            Some(form) => self.http.post(url).form(form),
-            None => self.http.get(url),
-        };
-        if !self.jar.is_empty() {
-            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            request = request.header(reqwest::header::COOKIE, cookies.join("; "));
-        }
-        let response = ok(request.send().await);
-        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            let cookie = value.to_str().unwrap_or_default();
-            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
-            let Some((name, value)) = pair.split_once('=') else { continue };
-            let attributes = attributes.to_ascii_lowercase();
-            if value.is_empty() || attributes.contains("max-age=0") || attributes.contains("1970") {
-                self.jar.remove(name.trim());
-            } else {
-                self.jar.insert(name.trim().to_string(), value.trim().to_string());
-            }
-        }
+        let response = ok(self.0.send(url, form).await);
         let status = response.status().as_u16();
         let location = response
             .headers()

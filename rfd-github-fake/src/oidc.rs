@@ -3,6 +3,7 @@
 //! Not a fake: it plays Google in the tests of rfd-api and rfd-cli. Needs Node.js 20+ and
 //! npm; `node_modules` is installed with `npm ci` when missing (CI does it beforehand).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -96,5 +97,64 @@ impl OidcProvider {
         // Keep reading: a closed pipe would kill node at its next write.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self { issuer, _child: child })
+    }
+}
+
+/// A browser for login tests: sends what it is told (it follows no redirect by itself, so
+/// a test sees each one) and keeps the cookies the sites set, by name (a test talks to
+/// one provider and one API on one host; RFC 6265 cookies ignore ports).
+pub struct Browser {
+    http: reqwest::Client,
+    jar: HashMap<String, String>,
+}
+
+impl Browser {
+    /// A browser with no cookies.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self { http, jar: HashMap::new() })
+    }
+
+    /// The value of a cookie kept.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.jar.get(name).map(String::as_str)
+    }
+
+    /// Keeps a cookie, as if a site had set it.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.jar.insert(name.to_string(), value.to_string());
+    }
+
+    /// A GET of `url`, or a POST of the form, with the cookies kept so far; keeps the
+    /// cookies the answer sets and forgets those it expires.
+    pub async fn send(
+        &mut self,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let mut request = match form {
+            Some(form) => self.http.post(url).form(form),
+            None => self.http.get(url),
+        };
+        if !self.jar.is_empty() {
+            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.header(reqwest::header::COOKIE, cookies.join("; "));
+        }
+        let response = request.send().await?;
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let cookie = value.to_str().unwrap_or_default();
+            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
+            let Some((name, value)) = pair.split_once('=') else { continue };
+            let attributes = attributes.to_ascii_lowercase();
+            if value.is_empty() || attributes.contains("max-age=0") || attributes.contains("1970") {
+                self.jar.remove(name.trim());
+            } else {
+                self.jar.insert(name.trim().to_string(), value.trim().to_string());
+            }
+        }
+        Ok(response)
     }
 }
