@@ -284,8 +284,25 @@ async fn database(args: &Args) -> anyhow::Result<TestDatabase> {
     Ok(db)
 }
 
-/// An in-process `rfd-api` on a loopback port, serving `database_url`.
-async fn start_api(database_url: &str) -> anyhow::Result<dropshot::HttpServer<ApiContext>> {
+/// An in-process `rfd-api` on a loopback port, on a runtime of its own.
+///
+/// The API gets its own worker threads, as the `rfd-api` process has, instead of sharing
+/// the benchmark's runtime with the load generator: on one runtime every answer from
+/// PostgreSQL and every response waited in the same task queue as the client's 16
+/// connections, which measured the scheduler of a combined process, not the server.
+struct Api {
+    server: dropshot::HttpServer<ApiContext>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Api {
+    fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr()
+    }
+}
+
+/// Starts an [`Api`] serving `database_url`.
+async fn start_api(database_url: &str) -> anyhow::Result<Api> {
     let path: PathBuf = std::env::temp_dir().join(format!("rfd-bench-{}.toml", Uuid::new_v4().simple()));
     let toml = format!(
         "database_url = {url:?}\n\n[api]\naddress = \"127.0.0.1:0\"\n\n[webhook]\nsecrets = [{SECRET:?}]\n\n\
@@ -299,12 +316,23 @@ async fn start_api(database_url: &str) -> anyhow::Result<dropshot::HttpServer<Ap
     // `DATABASE_URL` overrides the file, but here it names the server rfd-devdb created
     // the database on, not the database itself.
     config.database_url = secrecy::SecretString::from(database_url.to_string());
-    let server = rfd_api::server::start(rfd_api::server::context(config))?;
-    Ok(server)
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("rfd-api")
+        .enable_all()
+        .build()
+        .context("cannot build the API's runtime")?;
+    let server = {
+        let _inside = runtime.enter();
+        rfd_api::server::start(rfd_api::server::context(config))?
+    };
+    Ok(Api { server, runtime })
 }
 
-async fn stop_api(server: dropshot::HttpServer<ApiContext>) -> anyhow::Result<()> {
-    server.close().await.map_err(|err| anyhow!("closing the API server failed: {err}"))
+async fn stop_api(api: Api) -> anyhow::Result<()> {
+    let closed = api.server.close().await.map_err(|err| anyhow!("closing the API server failed: {err}"));
+    // Dropping a runtime may block, which an async context must not do.
+    api.runtime.shutdown_background();
+    closed
 }
 
 /// A keep-alive HTTP/1.1 client for loopback (no proxy).

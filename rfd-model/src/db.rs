@@ -62,3 +62,45 @@ pub async fn ping(pool: &DbPool) -> Result<(), StoreError> {
     diesel::select(1.into_sql::<diesel::sql_types::Integer>()).execute(&mut conn).await?;
     Ok(())
 }
+
+/// A raw SQL statement (`diesel::sql_query`) that each connection prepares once and then
+/// reuses, planned by PostgreSQL's plan cache instead of parsed and planned per call.
+///
+/// Diesel treats every `sql_query` as unsafe to cache, because its text may differ from
+/// call to call; the statements wrapped here are fixed strings, and diesel-async keys its
+/// statement cache by the SQL text and bind types, so each text gets its own prepared
+/// statement. For the queue's statements, which are small but have several CTEs, parsing
+/// and planning cost more than executing: a cached statement is also one round trip
+/// instead of two (prepare, then execute). Measured in BENCHMARKS.md ("Prepared
+/// statements").
+///
+/// A statement wrapped here must name the columns it returns rather than `*`: a prepared
+/// statement whose result type a later migration changed fails with "cached plan must not
+/// change result type" until the connection is replaced.
+#[derive(Debug, Clone)]
+pub struct Prepared<Q>(pub Q);
+
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    // No static id: the statement cache is keyed by the SQL text and bind types.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}

@@ -21,6 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::Prepared;
 use crate::error::StoreError;
 use crate::schema::{job, sql_types, webhook_delivery};
 use crate::store::Store;
@@ -237,6 +238,18 @@ pub struct FinishAndClaim {
     pub claimed: Vec<ClaimedJob>,
 }
 
+/// The columns of `job`, each prefixed with `job.`, for `RETURNING` clauses of statements
+/// run as [`Prepared`]: named, not `*`, so a column a later migration adds cannot change
+/// a cached statement's result type.
+macro_rules! job_columns {
+    () => {
+        "job.id, job.kind, job.owner, job.repository, job.branch, job.sha, job.rfd, \
+         job.webhook_delivery_id, job.committed_at, job.processed, job.created_at, job.started_at, \
+         job.state, job.attempts, job.max_attempts, job.run_at, job.lease_owner, \
+         job.lease_expires_at, job.last_error, job.completed_actions, job.finished_at, job.updated_at"
+    };
+}
+
 /// The claim statement's common table expressions (`$1` worker, `$2` lease seconds, `$3`
 /// how many), ending in `claimed`: the rows claimed with their supersede check.
 ///
@@ -244,27 +257,97 @@ pub struct FinishAndClaim {
 /// over), then at most one per RFD is kept. Two claimers racing for two jobs of one
 /// RFD: the unique index lets one win and fails the other's statement; that claimer
 /// simply looks again.
-const CLAIM_CTES: &str = "locked AS MATERIALIZED ( \
-       SELECT j.id, j.rfd, j.run_at FROM job j \
-       WHERE j.state = 'queued' AND j.run_at <= now() \
-         AND (j.rfd IS NULL OR NOT EXISTS ( \
-           SELECT 1 FROM job r WHERE r.rfd = j.rfd AND r.state = 'running')) \
-       ORDER BY j.run_at, j.id \
-       LIMIT $3 \
-       FOR UPDATE SKIP LOCKED), \
-     picked AS ( \
-       SELECT DISTINCT ON (coalesce(rfd, -id)) id FROM locked \
-       ORDER BY coalesce(rfd, -id), run_at, id), \
-     claimed AS ( \
-       UPDATE job SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
-         lease_expires_at = now() + make_interval(secs => $2), \
-         started_at = coalesce(started_at, now()), updated_at = now() \
-       FROM picked WHERE job.id = picked.id \
-       RETURNING job.*, EXISTS ( \
-         SELECT 1 FROM job n \
-         WHERE n.rfd = job.rfd AND n.branch = job.branch AND n.owner = job.owner \
-           AND n.repository = job.repository AND n.state = 'succeeded' \
-           AND n.committed_at > job.committed_at) AS superseded)";
+macro_rules! claim_ctes {
+    () => {
+        concat!(
+            "locked AS MATERIALIZED ( \
+               SELECT j.id, j.rfd, j.run_at FROM job j \
+               WHERE j.state = 'queued' AND j.run_at <= now() \
+                 AND (j.rfd IS NULL OR NOT EXISTS ( \
+                   SELECT 1 FROM job r WHERE r.rfd = j.rfd AND r.state = 'running')) \
+               ORDER BY j.run_at, j.id \
+               LIMIT $3 \
+               FOR UPDATE SKIP LOCKED), \
+             picked AS ( \
+               SELECT DISTINCT ON (coalesce(rfd, -id)) id FROM locked \
+               ORDER BY coalesce(rfd, -id), run_at, id), \
+             claimed AS ( \
+               UPDATE job SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
+                 lease_expires_at = now() + make_interval(secs => $2), \
+                 started_at = coalesce(started_at, now()), updated_at = now() \
+               FROM picked WHERE job.id = picked.id \
+               RETURNING ",
+            job_columns!(),
+            ", EXISTS ( \
+                 SELECT 1 FROM job n \
+                 WHERE n.rfd = job.rfd AND n.branch = job.branch AND n.owner = job.owner \
+                   AND n.repository = job.repository AND n.state = 'succeeded' \
+                   AND n.committed_at > job.committed_at) AS superseded)"
+        )
+    };
+}
+
+/// Claims (see [`claim_ctes`]).
+const CLAIM: &str = concat!("WITH ", claim_ctes!(), " SELECT claimed.*, false AS finished FROM claimed");
+
+/// Records an attempt's end (`$4` job, `$5` attempt, `$6` worker, `$7` state, `$8` note)
+/// and claims (see [`claim_ctes`]) in one statement.
+const FINISH_AND_CLAIM: &str = concat!(
+    "WITH done AS ( \
+       UPDATE job SET state = $7::job_state, processed = true, finished_at = now(), \
+         updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = $8 \
+       WHERE id = $4 AND attempts = $5 AND lease_owner = $6 AND state = 'running' \
+       RETURNING ",
+    job_columns!(),
+    "), ",
+    claim_ctes!(),
+    " SELECT done.*, false AS superseded, true AS finished FROM done \
+     UNION ALL \
+     SELECT claimed.*, false AS finished FROM claimed"
+);
+
+/// Records webhook deliveries and their jobs in one statement, so in one implicit
+/// transaction and one round trip (see [`Store::record_deliveries`]). `$1`..`$2` the
+/// deliveries (id, event), `$3`..`$10` their jobs, `$11` the NOTIFY channel.
+///
+/// The test for deliveries recorded before is a scalar subquery, not `NOT EXISTS`, on
+/// purpose: PostgreSQL turns `NOT EXISTS` into an anti join, and the plan cached for this
+/// prepared statement while `webhook_delivery` was still small hashed the whole table on
+/// every batch (intake fell from ~9,000 to ~3,000 deliveries/s as the table grew), while a
+/// scalar subquery stays one primary-key probe per delivery, whatever the statistics.
+///
+/// The jobs of the deliveries not recorded yet are inserted first, then the deliveries
+/// with the number of jobs actually created (a job whose commit was already queued, by
+/// another delivery or earlier in the batch, is skipped). The foreign key from a job to
+/// its delivery is checked at the end of the statement, when both exist. Rows go in key
+/// order, so concurrent batches (writers of one API, or several API processes) take
+/// their locks in the same order. Two batches carrying the same new delivery: the second
+/// waits on the first's job keys, skips them once the first commits, and its delivery
+/// row then conflicts too, so it reports the delivery as a duplicate.
+const RECORD_DELIVERIES: &str = "WITH input AS MATERIALIZED ( \
+       SELECT d.id, d.event FROM unnest($1::uuid[], $2::text[]) AS d(id, event) \
+       WHERE (SELECT true FROM webhook_delivery w WHERE w.id = d.id) IS NULL), \
+     ins AS ( \
+       INSERT INTO job (kind, owner, repository, branch, sha, rfd, webhook_delivery_id, committed_at) \
+       SELECT j.kind::job_kind, j.owner, j.repository, j.branch, j.sha, j.rfd, j.delivery, j.committed_at \
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[], \
+                   $9::uuid[], $10::timestamptz[]) \
+            WITH ORDINALITY AS j(kind, owner, repository, branch, sha, rfd, delivery, committed_at, n) \
+       JOIN input ON input.id = j.delivery \
+       ORDER BY j.owner, j.repository, j.branch, j.sha, j.rfd, j.n \
+       ON CONFLICT DO NOTHING \
+       RETURNING webhook_delivery_id), \
+     counted AS (SELECT webhook_delivery_id AS id, count(*) AS jobs FROM ins GROUP BY 1), \
+     fresh AS ( \
+       INSERT INTO webhook_delivery (id, event, jobs_created) \
+       SELECT input.id, input.event, coalesce(counted.jobs, 0) \
+       FROM input LEFT JOIN counted ON counted.id = input.id \
+       ORDER BY input.id \
+       ON CONFLICT DO NOTHING \
+       RETURNING id, jobs_created), \
+     note AS MATERIALIZED (SELECT pg_notify($11, '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_job) \
+     SELECT fresh.id, fresh.jobs_created::int8 AS jobs FROM fresh \
+     WHERE (SELECT count(*) FROM note) >= 0";
 
 /// A newly recorded delivery and the jobs it created.
 #[derive(QueryableByName)]
@@ -273,6 +356,13 @@ struct RecordedRow {
     id: Uuid,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     jobs: i64,
+}
+
+/// A job's id, as a statement returns it.
+#[derive(QueryableByName)]
+struct JobId {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    id: i32,
 }
 
 /// Which jobs to list.
@@ -377,22 +467,15 @@ impl Store {
         deliveries: &[DeliveryRecord],
     ) -> Result<Vec<DeliveryOutcome>, StoreError> {
         // Later repeats of an id within the batch are duplicates of the first.
-        let mut first_of: HashMap<Uuid, usize> = HashMap::with_capacity(deliveries.len());
-        let mut unique: Vec<&DeliveryRecord> = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            if let std::collections::hash_map::Entry::Vacant(slot) = first_of.entry(delivery.id) {
-                slot.insert(unique.len());
-                unique.push(delivery);
-            }
-        }
+        let mut first: HashSet<Uuid> = HashSet::with_capacity(deliveries.len());
+        let unique: Vec<&DeliveryRecord> =
+            deliveries.iter().filter(|delivery| first.insert(delivery.id)).collect();
         if unique.is_empty() {
             return Ok(Vec::new());
         }
 
         let ids: Vec<Uuid> = unique.iter().map(|d| d.id).collect();
         let events: Vec<String> = unique.iter().map(|d| d.event.clone()).collect();
-        let planned: Vec<i32> =
-            unique.iter().map(|d| i32::try_from(d.jobs.len()).unwrap_or(i32::MAX)).collect();
         let rows = unique.iter().map(|d| d.jobs.len()).sum();
         let mut kinds = Vec::with_capacity(rows);
         let mut owners = Vec::with_capacity(rows);
@@ -417,81 +500,24 @@ impl Store {
 
         use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz};
         let mut conn = self.pool().get().await?;
-        // One statement records the new deliveries (with the number of jobs they plan),
-        // inserts the jobs of those that are new, and NOTIFYs if any job was created.
-        // Rows are inserted in key order, so two batches in flight at once (several API
-        // processes) take their locks in the same order. A job whose commit was already
-        // queued (by another delivery, or earlier in this batch) is skipped, so the
-        // planned count can be too high: the rare delivery concerned is corrected in the
-        // same transaction.
-        let query = diesel::sql_query(
-            "WITH fresh AS ( \
-               INSERT INTO webhook_delivery (id, event, jobs_created) \
-               SELECT d.id, d.event, d.planned \
-               FROM unnest($1::uuid[], $2::text[], $3::int4[]) AS d(id, event, planned) \
-               ORDER BY d.id \
-               ON CONFLICT DO NOTHING \
-               RETURNING id), \
-             ins AS ( \
-               INSERT INTO job (kind, owner, repository, branch, sha, rfd, webhook_delivery_id, committed_at) \
-               SELECT j.kind::job_kind, j.owner, j.repository, j.branch, j.sha, j.rfd, j.delivery, j.committed_at \
-               FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int4[], \
-                           $10::uuid[], $11::timestamptz[]) \
-                    WITH ORDINALITY AS j(kind, owner, repository, branch, sha, rfd, delivery, committed_at, n) \
-               JOIN fresh ON fresh.id = j.delivery \
-               ORDER BY j.owner, j.repository, j.branch, j.sha, j.rfd, j.n \
-               ON CONFLICT DO NOTHING \
-               RETURNING webhook_delivery_id), \
-             counted AS (SELECT webhook_delivery_id AS id, count(*) AS jobs FROM ins GROUP BY 1), \
-             note AS MATERIALIZED (SELECT pg_notify($12, '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_job) \
-             SELECT fresh.id, coalesce(counted.jobs, 0) AS jobs \
-             FROM fresh LEFT JOIN counted ON counted.id = fresh.id \
-             WHERE (SELECT count(*) FROM note) >= 0",
+        let rows = Prepared(
+            diesel::sql_query(RECORD_DELIVERIES)
+                .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+                .bind::<Array<Text>, _>(events)
+                .bind::<Array<Text>, _>(kinds)
+                .bind::<Array<Text>, _>(owners)
+                .bind::<Array<Text>, _>(repositories)
+                .bind::<Array<Text>, _>(branches)
+                .bind::<Array<Text>, _>(shas)
+                .bind::<Array<Nullable<Integer>>, _>(rfds)
+                .bind::<Array<diesel::sql_types::Uuid>, _>(links)
+                .bind::<Array<Timestamptz>, _>(committed)
+                .bind::<Text, _>(JOB_CHANNEL),
         )
-        .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
-        .bind::<Array<Text>, _>(events)
-        .bind::<Array<Integer>, _>(planned.clone())
-        .bind::<Array<Text>, _>(kinds)
-        .bind::<Array<Text>, _>(owners)
-        .bind::<Array<Text>, _>(repositories)
-        .bind::<Array<Text>, _>(branches)
-        .bind::<Array<Text>, _>(shas)
-        .bind::<Array<Nullable<Integer>>, _>(rfds)
-        .bind::<Array<diesel::sql_types::Uuid>, _>(links)
-        .bind::<Array<Timestamptz>, _>(committed)
-        .bind::<Text, _>(JOB_CHANNEL);
-        let recorded: HashMap<Uuid, usize> = conn
-            .transaction::<_, StoreError, _>(async move |conn| {
-                let rows = query.load::<RecordedRow>(conn).await?;
-                let mut recorded = HashMap::with_capacity(rows.len());
-                let mut corrected_ids = Vec::new();
-                let mut corrected_counts = Vec::new();
-                for row in rows {
-                    let jobs = usize::try_from(row.jobs).unwrap_or(0);
-                    let planned_jobs = first_of
-                        .get(&row.id)
-                        .and_then(|&i| planned.get(i))
-                        .and_then(|&p| usize::try_from(p).ok())
-                        .unwrap_or(0);
-                    if jobs != planned_jobs {
-                        corrected_ids.push(row.id);
-                        corrected_counts.push(i32::try_from(jobs).unwrap_or(i32::MAX));
-                    }
-                    recorded.insert(row.id, jobs);
-                }
-                if !corrected_ids.is_empty() {
-                    diesel::sql_query(
-                        "UPDATE webhook_delivery w SET jobs_created = c.jobs \
-                         FROM unnest($1::uuid[], $2::int4[]) AS c(id, jobs) WHERE w.id = c.id",
-                    )
-                    .bind::<Array<diesel::sql_types::Uuid>, _>(corrected_ids)
-                    .bind::<Array<Integer>, _>(corrected_counts)
-                    .execute(conn)
-                    .await?;
-                }
-                Ok(recorded)
-            })
-            .await?;
+        .load::<RecordedRow>(&mut conn)
+        .await?;
+        let recorded: HashMap<Uuid, usize> =
+            rows.into_iter().map(|row| (row.id, usize::try_from(row.jobs).unwrap_or(0))).collect();
 
         // The first occurrence of a new id is recorded; everything else is a duplicate.
         let mut seen: HashSet<Uuid> = HashSet::with_capacity(deliveries.len());
@@ -533,15 +559,14 @@ impl Store {
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool().get().await?;
-        // See CLAIM_CTES for how claimers share the queue.
+        // See claim_ctes! for how claimers share the queue.
         for _ in 0..3 {
-            let claimed = diesel::sql_query(format!(
-                "WITH {CLAIM_CTES} \
-                 SELECT claimed.*, false AS finished FROM claimed"
-            ))
-            .bind::<diesel::sql_types::Text, _>(worker)
-            .bind::<diesel::sql_types::Double, _>(secs(lease))
-            .bind::<diesel::sql_types::BigInt, _>(limit)
+            let claimed = Prepared(
+                diesel::sql_query(CLAIM)
+                    .bind::<diesel::sql_types::Text, _>(worker)
+                    .bind::<diesel::sql_types::Double, _>(secs(lease))
+                    .bind::<diesel::sql_types::BigInt, _>(limit),
+            )
             .load::<ClaimedRow>(&mut conn)
             .await;
             match claimed.map_err(StoreError::from) {
@@ -566,14 +591,16 @@ impl Store {
     /// the job was taken back), so the worker must stop working on it.
     pub async fn heartbeat(&self, attempt: &Attempt, lease: Duration) -> Result<bool, StoreError> {
         let mut conn = self.pool().get().await?;
-        let updated = diesel::sql_query(
-            "UPDATE job SET lease_expires_at = now() + make_interval(secs => $4), updated_at = now() \
-             WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'",
+        let updated = Prepared(
+            diesel::sql_query(
+                "UPDATE job SET lease_expires_at = now() + make_interval(secs => $4), updated_at = now() \
+                 WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'",
+            )
+            .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
+            .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
+            .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+            .bind::<diesel::sql_types::Double, _>(secs(lease)),
         )
-        .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
-        .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
-        .bind::<diesel::sql_types::Text, _>(&attempt.worker)
-        .bind::<diesel::sql_types::Double, _>(secs(lease))
         .execute(&mut conn)
         .await?;
         Ok(updated == 1)
@@ -628,25 +655,17 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool().get().await?;
         for _ in 0..3 {
-            let rows = diesel::sql_query(format!(
-                "WITH done AS ( \
-                   UPDATE job SET state = $7::job_state, processed = true, finished_at = now(), \
-                     updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = $8 \
-                   WHERE id = $4 AND attempts = $5 AND lease_owner = $6 AND state = 'running' \
-                   RETURNING job.*), \
-                 {CLAIM_CTES} \
-                 SELECT done.*, false AS superseded, true AS finished FROM done \
-                 UNION ALL \
-                 SELECT claimed.*, false AS finished FROM claimed"
-            ))
-            .bind::<diesel::sql_types::Text, _>(&attempt.worker)
-            .bind::<diesel::sql_types::Double, _>(secs(lease))
-            .bind::<diesel::sql_types::BigInt, _>(limit)
-            .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
-            .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
-            .bind::<diesel::sql_types::Text, _>(&attempt.worker)
-            .bind::<diesel::sql_types::Text, _>(state.as_str())
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(note)
+            let rows = Prepared(
+                diesel::sql_query(FINISH_AND_CLAIM)
+                    .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+                    .bind::<diesel::sql_types::Double, _>(secs(lease))
+                    .bind::<diesel::sql_types::BigInt, _>(limit)
+                    .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
+                    .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
+                    .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+                    .bind::<diesel::sql_types::Text, _>(state.as_str())
+                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(note),
+            )
             .load::<ClaimedRow>(&mut conn)
             .await;
             match rows.map_err(StoreError::from) {
@@ -713,21 +732,24 @@ impl Store {
         retry_in: Duration,
     ) -> Result<Option<JobState>, StoreError> {
         let mut conn = self.pool().get().await?;
-        let state = diesel::sql_query(
-            "UPDATE job SET \
-               state = CASE WHEN attempts >= max_attempts THEN 'failed'::job_state ELSE 'queued'::job_state END, \
-               processed = attempts >= max_attempts, \
-               finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
-               run_at = now() + make_interval(secs => $5), \
-               last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
-             WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running' \
-             RETURNING *",
+        let state = Prepared(
+            diesel::sql_query(concat!(
+                "UPDATE job SET \
+                   state = CASE WHEN attempts >= max_attempts THEN 'failed'::job_state ELSE 'queued'::job_state END, \
+                   processed = attempts >= max_attempts, \
+                   finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
+                   run_at = now() + make_interval(secs => $5), \
+                   last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
+                 WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running' \
+                 RETURNING ",
+                job_columns!()
+            ))
+            .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
+            .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
+            .bind::<diesel::sql_types::Text, _>(&attempt.worker)
+            .bind::<diesel::sql_types::Text, _>(error)
+            .bind::<diesel::sql_types::Double, _>(secs(retry_in)),
         )
-        .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
-        .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
-        .bind::<diesel::sql_types::Text, _>(&attempt.worker)
-        .bind::<diesel::sql_types::Text, _>(error)
-        .bind::<diesel::sql_types::Double, _>(secs(retry_in))
         .get_result::<Job>(&mut conn)
         .await
         .optional()?;
@@ -755,7 +777,7 @@ impl Store {
     /// as a failed attempt. Returns the ids taken back.
     pub async fn reap_expired_leases(&self) -> Result<Vec<i32>, StoreError> {
         let mut conn = self.pool().get().await?;
-        let jobs = diesel::sql_query(
+        let jobs = Prepared(diesel::sql_query(
             "UPDATE job SET \
                state = CASE WHEN attempts >= max_attempts THEN 'failed'::job_state ELSE 'queued'::job_state END, \
                processed = attempts >= max_attempts, \
@@ -763,9 +785,9 @@ impl Store {
                last_error = 'lease expired: the worker ' || coalesce(lease_owner, '?') || ' stopped renewing it', \
                run_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
              WHERE state = 'running' AND lease_expires_at < now() \
-             RETURNING *",
-        )
-        .load::<Job>(&mut conn)
+             RETURNING id",
+        ))
+        .load::<JobId>(&mut conn)
         .await?;
         Ok(jobs.into_iter().map(|job| job.id).collect())
     }
