@@ -8,6 +8,7 @@
 //! transaction, so workers wake as soon as the jobs are committed.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -250,8 +251,9 @@ macro_rules! job_columns {
     };
 }
 
-/// The claim statement's common table expressions (`$1` worker, `$2` lease seconds, `$3`
-/// how many), ending in `claimed`: the rows claimed with their supersede check.
+/// The claim statement's common table expressions (`$1` worker, `$2` lease seconds;
+/// `{limit}`, how many, is written into the text by [`limited`]), ending in `claimed`:
+/// the rows claimed with their supersede check.
 ///
 /// The candidates are locked first (SKIP LOCKED: rows another claimer holds are passed
 /// over), then at most one per RFD is kept. Two claimers racing for two jobs of one
@@ -266,7 +268,7 @@ macro_rules! claim_ctes {
                  AND (j.rfd IS NULL OR NOT EXISTS ( \
                    SELECT 1 FROM job r WHERE r.rfd = j.rfd AND r.state = 'running')) \
                ORDER BY j.run_at, j.id \
-               LIMIT $3 \
+               LIMIT {limit} \
                FOR UPDATE SKIP LOCKED), \
              picked AS ( \
                SELECT DISTINCT ON (coalesce(rfd, -id)) id FROM locked \
@@ -287,16 +289,16 @@ macro_rules! claim_ctes {
     };
 }
 
-/// Claims (see [`claim_ctes`]).
+/// Claims (see [`claim_ctes`]); a template for [`limited`].
 const CLAIM: &str = concat!("WITH ", claim_ctes!(), " SELECT claimed.*, false AS finished FROM claimed");
 
-/// Records an attempt's end (`$4` job, `$5` attempt, `$6` worker, `$7` state, `$8` note)
-/// and claims (see [`claim_ctes`]) in one statement.
+/// Records an attempt's end (`$3` job, `$4` attempt, `$5` worker, `$6` state, `$7` note)
+/// and claims (see [`claim_ctes`]) in one statement; a template for [`limited`].
 const FINISH_AND_CLAIM: &str = concat!(
     "WITH done AS ( \
-       UPDATE job SET state = $7::job_state, processed = true, finished_at = now(), \
-         updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = $8 \
-       WHERE id = $4 AND attempts = $5 AND lease_owner = $6 AND state = 'running' \
+       UPDATE job SET state = $6::job_state, processed = true, finished_at = now(), \
+         updated_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = $7 \
+       WHERE id = $3 AND attempts = $4 AND lease_owner = $5 AND state = 'running' \
        RETURNING ",
     job_columns!(),
     "), ",
@@ -305,6 +307,28 @@ const FINISH_AND_CLAIM: &str = concat!(
      UNION ALL \
      SELECT claimed.*, false AS finished FROM claimed"
 );
+
+/// The most jobs one claim statement takes; a larger claim is cut to it (the runner
+/// claims again while it has free slots).
+pub const MAX_CLAIM: usize = 32;
+
+/// The texts of a claim template, one per limit from 1 to [`MAX_CLAIM`], with the limit
+/// written in. A `LIMIT $n` parameter made PostgreSQL plan every execution afresh: a
+/// generic plan cannot know how few rows are wanted, so it never beat a custom plan and
+/// the cached statement was replanned each time. With the limit in the text, each cached
+/// statement keeps one plan.
+fn limited(template: &str) -> Vec<String> {
+    (1..=MAX_CLAIM).map(|limit| template.replace("{limit}", &limit.to_string())).collect()
+}
+
+static CLAIM_TEXTS: LazyLock<Vec<String>> = LazyLock::new(|| limited(CLAIM));
+static FINISH_AND_CLAIM_TEXTS: LazyLock<Vec<String>> = LazyLock::new(|| limited(FINISH_AND_CLAIM));
+
+/// The text of `texts` for `limit` (at least 1, at most [`MAX_CLAIM`]).
+fn text_for(texts: &LazyLock<Vec<String>>, limit: usize) -> &str {
+    let index = limit.clamp(1, MAX_CLAIM) - 1;
+    texts.get(index).map_or("", String::as_str)
+}
 
 /// Records webhook deliveries and their jobs in one statement, so in one implicit
 /// transaction and one round trip (see [`Store::record_deliveries`]). `$1`..`$2` the
@@ -316,6 +340,11 @@ const FINISH_AND_CLAIM: &str = concat!(
 /// every batch (intake fell from ~9,000 to ~3,000 deliveries/s as the table grew), while a
 /// scalar subquery stays one primary-key probe per delivery, whatever the statistics.
 ///
+/// Each array parameter is read through a scalar subquery, `(SELECT $n)`, so that the
+/// planner estimates every batch alike instead of from the arrays' actual lengths:
+/// otherwise each custom plan (sized to its batch) looked cheaper than the generic one,
+/// and PostgreSQL planned the statement afresh on every batch.
+///
 /// The jobs of the deliveries not recorded yet are inserted first, then the deliveries
 /// with the number of jobs actually created (a job whose commit was already queued, by
 /// another delivery or earlier in the batch, is skipped). The foreign key from a job to
@@ -325,13 +354,14 @@ const FINISH_AND_CLAIM: &str = concat!(
 /// waits on the first's job keys, skips them once the first commits, and its delivery
 /// row then conflicts too, so it reports the delivery as a duplicate.
 const RECORD_DELIVERIES: &str = "WITH input AS MATERIALIZED ( \
-       SELECT d.id, d.event FROM unnest($1::uuid[], $2::text[]) AS d(id, event) \
+       SELECT d.id, d.event FROM unnest((SELECT $1::uuid[]), (SELECT $2::text[])) AS d(id, event) \
        WHERE (SELECT true FROM webhook_delivery w WHERE w.id = d.id) IS NULL), \
      ins AS ( \
        INSERT INTO job (kind, owner, repository, branch, sha, rfd, webhook_delivery_id, committed_at) \
        SELECT j.kind::job_kind, j.owner, j.repository, j.branch, j.sha, j.rfd, j.delivery, j.committed_at \
-       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[], \
-                   $9::uuid[], $10::timestamptz[]) \
+       FROM unnest((SELECT $3::text[]), (SELECT $4::text[]), (SELECT $5::text[]), \
+                   (SELECT $6::text[]), (SELECT $7::text[]), (SELECT $8::int4[]), \
+                   (SELECT $9::uuid[]), (SELECT $10::timestamptz[])) \
             WITH ORDINALITY AS j(kind, owner, repository, branch, sha, rfd, delivery, committed_at, n) \
        JOIN input ON input.id = j.delivery \
        ORDER BY j.owner, j.repository, j.branch, j.sha, j.rfd, j.n \
@@ -547,7 +577,8 @@ impl Store {
     /// Claims up to `limit` due jobs for `worker` in one statement, each with a lease of
     /// `lease`, oldest first. Never two jobs of one RFD, and never a job whose RFD has
     /// another job running. Each comes with its supersede check, computed in the same
-    /// statement. Fewer than `limit` (or none) when fewer are due and unlocked.
+    /// statement. Fewer than `limit` (or none) when fewer are due and unlocked; never more
+    /// than [`MAX_CLAIM`].
     pub async fn claim_batch(
         &self,
         worker: &str,
@@ -557,15 +588,14 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = text_for(&CLAIM_TEXTS, limit);
         let mut conn = self.pool().get().await?;
         // See claim_ctes! for how claimers share the queue.
         for _ in 0..3 {
             let claimed = Prepared(
-                diesel::sql_query(CLAIM)
+                diesel::sql_query(sql)
                     .bind::<diesel::sql_types::Text, _>(worker)
-                    .bind::<diesel::sql_types::Double, _>(secs(lease))
-                    .bind::<diesel::sql_types::BigInt, _>(limit),
+                    .bind::<diesel::sql_types::Double, _>(secs(lease)),
             )
             .load::<ClaimedRow>(&mut conn)
             .await;
@@ -629,8 +659,8 @@ impl Store {
         self.finish(attempt, JobState::Succeeded, None).await
     }
 
-    /// Records how an attempt ended and claims up to `limit` more jobs for the same
-    /// worker, in one statement (one round trip where [`Store::complete`] and
+    /// Records how an attempt ended and claims up to `limit` (at most [`MAX_CLAIM`]) more
+    /// jobs for the same worker, in one statement (one round trip where [`Store::complete`] and
     /// [`Store::claim_batch`] take two). The finish is fenced exactly like
     /// [`Store::complete`]; the claim follows every rule of [`Store::claim_batch`].
     ///
@@ -652,14 +682,13 @@ impl Store {
             let finished = self.finish(attempt, state, note).await?;
             return Ok(FinishAndClaim { finished, claimed: Vec::new() });
         }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = text_for(&FINISH_AND_CLAIM_TEXTS, limit);
         let mut conn = self.pool().get().await?;
         for _ in 0..3 {
             let rows = Prepared(
-                diesel::sql_query(FINISH_AND_CLAIM)
+                diesel::sql_query(sql)
                     .bind::<diesel::sql_types::Text, _>(&attempt.worker)
                     .bind::<diesel::sql_types::Double, _>(secs(lease))
-                    .bind::<diesel::sql_types::BigInt, _>(limit)
                     .bind::<diesel::sql_types::Integer, _>(attempt.job_id)
                     .bind::<diesel::sql_types::Integer, _>(attempt.attempt)
                     .bind::<diesel::sql_types::Text, _>(&attempt.worker)

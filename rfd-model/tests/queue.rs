@@ -483,3 +483,78 @@ async fn workers_chaining_finish_and_claim_run_each_job_once_never_two_of_one_rf
         jobs.iter().all(|j| j.attempts == 1 && matches!(j.state, JobState::Succeeded | JobState::Superseded))
     );
 }
+
+/// A prepared statement's plan counters, as its own session sees them.
+#[derive(diesel::QueryableByName)]
+struct PlanCounts {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    custom_plans: i64,
+}
+
+/// The hot queue statements are prepared once per connection and then run on one cached
+/// (generic) plan, not planned afresh each time: planning them cost more than running
+/// them. A `LIMIT $n` parameter, or arrays the planner can size, would bring back a plan
+/// per execution; this test fails if one does.
+#[tokio::test(flavor = "multi_thread")]
+async fn hot_queue_statements_run_on_a_cached_plan() {
+    use diesel_async::RunQueryDsl;
+    let db = rfd_devdb::test_database().await;
+    // One connection, so the session that prepared the statements is the one asked.
+    let settings = rfd_model::PoolSettings { max_connections: 1, connect_timeout_secs: 5 };
+    let store = Store::new(rfd_model::db::pool(&db.url, &settings));
+
+    for round in 0..10 {
+        let delivery = Uuid::new_v4();
+        let jobs = vec![
+            NewJob {
+                webhook_delivery_id: Some(delivery),
+                ..job(round + 1, &format!("s{round}"), round.into())
+            },
+            NewJob {
+                webhook_delivery_id: Some(delivery),
+                ..job(round + 100, &format!("s{round}"), round.into())
+            },
+        ];
+        let outcomes =
+            ok!(store.record_deliveries(&[DeliveryRecord { id: delivery, event: "push".into(), jobs }]));
+        assert_eq!(outcomes, vec![DeliveryOutcome::Recorded { jobs_created: 2 }]);
+    }
+    let mut finished = 0;
+    let mut current = ok!(store.claim_batch("w", LEASE, 2));
+    while let Some(claimed) = current.pop() {
+        let attempt = claimed.job.attempt().unwrap_or_else(|| panic!("claimed without a lease"));
+        let result = ok!(store.finish_and_claim(&attempt, rfd_model::queue::Finish::Succeeded, LEASE, 1));
+        assert!(result.finished);
+        finished += 1;
+        current.extend(result.claimed);
+        if current.is_empty() {
+            current = ok!(store.claim_batch("w", LEASE, 2));
+        }
+    }
+    assert_eq!(finished, 20, "every job ran once");
+
+    let mut conn = store.pool().get().await.unwrap_or_else(|err| panic!("connection: {err}"));
+    let counts: Vec<PlanCounts> =
+        diesel::sql_query("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+            .load(&mut conn)
+            .await
+            .unwrap_or_else(|err| panic!("pg_prepared_statements: {err}"));
+    for (what, marker) in
+        [("record_deliveries", "INSERT INTO webhook_delivery"), ("finish_and_claim", "WITH done AS")]
+    {
+        let statement = counts
+            .iter()
+            .find(|c| c.statement.contains(marker))
+            .unwrap_or_else(|| panic!("{what} is not a prepared statement of this session"));
+        assert!(
+            statement.generic_plans > 0 && statement.custom_plans <= 5,
+            "{what} was planned per execution: {} generic, {} custom plans",
+            statement.generic_plans,
+            statement.custom_plans
+        );
+    }
+}

@@ -285,8 +285,11 @@ impl<H: JobHandler> Runner<H> {
             }
         });
         let lease = self.settings.lease();
-        let mut heartbeat = tokio::time::interval(lease / 3);
-        heartbeat.tick().await;
+        // The first beat is due a third of the lease from now. (An interval's immediate
+        // first tick still waits for the timer wheel's next turn, up to a millisecond: that
+        // wait was most of a short job's time.)
+        let beat = lease / 3;
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
         let outcome = loop {
             tokio::select! {
                 result = &mut work => break result,
