@@ -2,16 +2,16 @@
 //!
 //! Every delivery must be durable before it is answered 202, and a commit waits for the
 //! WAL flush; one transaction per delivery made that flush, and the statements around
-//! it, the cost of every request. Here concurrent deliveries are handed to one writer
-//! task that records everything waiting in one transaction
-//! ([`Store::record_deliveries`]) and then answers each request with its own outcome.
+//! it, the cost of every request. Here concurrent deliveries are handed to a writer task
+//! that records everything waiting in one statement ([`Store::record_deliveries`]) and
+//! then answers each request with its own outcome.
 //!
-//! Batching is natural: the writer takes whatever queued up while its writers were busy
-//! (at most [`MAX_BATCH`]), so an idle server commits a lone delivery at once and a busy
-//! one commits many per flush, with up to [`IN_FLIGHT`] batches committing at once. If a batch fails because the database is
-//! unavailable, every delivery in it gets that error (503: GitHub will redeliver). If it
-//! fails for another reason, its deliveries are recorded one by one, so one bad delivery
-//! cannot fail the others.
+//! Batching is natural: the writer takes whatever queued up while its batches were
+//! committing (at most [`MAX_BATCH`]), so an idle server commits a lone delivery at once
+//! and a busy one commits many per flush, with up to [`IN_FLIGHT`] batches committing at
+//! once. If a batch fails because the database is unavailable, every delivery in it gets
+//! that error (503: GitHub will redeliver). If it fails for another reason, its
+//! deliveries are recorded one by one, so one bad delivery cannot fail the others.
 
 use std::sync::Mutex;
 
@@ -22,10 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 /// The most deliveries recorded in one transaction.
 pub const MAX_BATCH: usize = 256;
 
-/// Batches committed at once (each holds a pool connection while it commits). Two
-/// measured best on the 2-core benchmark machine: one leaves a core idle while a batch
-/// waits for PostgreSQL, more split the waiting deliveries into smaller batches that each
-/// pay a statement and a commit (BENCHMARKS.md).
+/// Batches committed at once (each holds a pool connection while it commits). On the
+/// 2-core benchmark machine two measure as fast as one (BENCHMARKS.md), and a batch that
+/// waits (on a lock held by another API process, or a slow commit) does not hold up every
+/// delivery behind it; more split the waiting deliveries into smaller batches that each
+/// pay a statement and a commit, and measured slower.
 pub const IN_FLIGHT: usize = 2;
 
 /// Deliveries that may wait for the writer before senders wait in turn.
@@ -80,9 +81,7 @@ impl Intake {
 /// The writer: takes whatever is waiting as one batch, and commits up to [`IN_FLIGHT`]
 /// batches at once, each on its own connection, until every sender is gone.
 ///
-/// One batch at a time left the machine half idle: while a batch's statement ran in
-/// PostgreSQL, the requests arriving meanwhile could only wait. With several in flight
-/// a new batch starts as soon as a writer is free; concurrent batches are safe (see
+/// A new batch starts as soon as a writer is free. Concurrent batches are safe (see
 /// `record_deliveries`: rows are written in key order, a delivery in two batches is
 /// recorded by one of them).
 async fn write(store: Store, mut receiver: mpsc::Receiver<Pending>) {

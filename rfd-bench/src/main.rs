@@ -55,9 +55,11 @@ struct Args {
     /// Unmeasured deliveries sent before the intake benchmark.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
-    /// RFDs touched by each push in the intake benchmark (one job each).
-    #[arg(long, default_value_t = 3)]
-    rfds_per_push: usize,
+    /// RFDs touched by each push in the intake benchmark (one job each); the stage runs
+    /// once per value. One is the common push (a commit to an RFD's branch, or the merge
+    /// of its pull request); three is a push touching several RFDs at once.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 3])]
+    rfds_per_push: Vec<usize>,
     /// Deliveries sent one at a time in the webhook-to-job-start benchmark.
     #[arg(long, default_value_t = 200)]
     latency_deliveries: usize,
@@ -106,7 +108,10 @@ async fn main() -> anyhow::Result<()> {
 
     let args = Args::parse();
     ensure!(args.connections >= 1 && args.workers >= 1, "--connections and --workers must be at least 1");
-    ensure!(args.rfds_per_push >= 1, "--rfds-per-push must be at least 1");
+    ensure!(
+        !args.rfds_per_push.is_empty() && args.rfds_per_push.iter().all(|&n| n >= 1),
+        "--rfds-per-push must be at least 1"
+    );
 
     println!("rfd-bench: loopback benchmarks of the RFD platform");
     println!(
@@ -130,14 +135,16 @@ async fn main() -> anyhow::Result<()> {
 
     let mut report = Report::default();
 
-    println!(
-        "[1/5] webhook intake: {} deliveries over {} connections ...",
-        args.deliveries, args.connections
-    );
-    let intake = tokio::time::timeout(STAGE_LIMIT, intake(&args))
-        .await
-        .map_err(|_| anyhow!("the intake benchmark did not finish within {STAGE_LIMIT:?}"))??;
-    report.intake = Some(intake);
+    for &rfds_per_push in &args.rfds_per_push {
+        println!(
+            "[1/5] webhook intake: {} deliveries over {} connections, {rfds_per_push} RFD(s) per push ...",
+            args.deliveries, args.connections
+        );
+        let intake = tokio::time::timeout(STAGE_LIMIT, intake(&args, rfds_per_push))
+            .await
+            .map_err(|_| anyhow!("the intake benchmark did not finish within {STAGE_LIMIT:?}"))??;
+        report.intake.push(intake);
+    }
 
     println!("[2/5] webhook-to-job-start: {} deliveries one at a time ...", args.latency_deliveries);
     let start = tokio::time::timeout(STAGE_LIMIT, webhook_to_start(&args))
@@ -490,7 +497,7 @@ async fn blast(
     Ok((timings, began.elapsed()))
 }
 
-async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
+async fn intake(args: &Args, rfds_per_push: usize) -> anyhow::Result<IntakeResult> {
     let db = database(args).await?;
     let server = start_api(&db.url).await?;
     let url = format!("http://{}/github", server.local_addr());
@@ -499,7 +506,7 @@ async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
 
     // Each push touches `rfds_per_push` RFDs, spread over 1..=999.
     let rfds_of = |i: usize| -> Vec<i32> {
-        (0..args.rfds_per_push).map(|k| ((i * args.rfds_per_push + k) % 999 + 1) as i32).collect()
+        (0..rfds_per_push).map(|k| ((i * rfds_per_push + k) % 999 + 1) as i32).collect()
     };
     let build = |range: std::ops::Range<usize>| -> anyhow::Result<Vec<Delivery>> {
         range.map(|i| delivery(&sha(&run, i), &rfds_of(i))).collect()
@@ -507,11 +514,11 @@ async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
 
     // Warm-up (not measured): opens the keep-alive connections and the pool.
     let warmup = build(0..args.warmup)?;
-    let (warm_timings, _) = blast(&client, &url, warmup, args.connections, args.rfds_per_push).await?;
+    let (warm_timings, _) = blast(&client, &url, warmup, args.connections, rfds_per_push).await?;
 
     let measured = build(args.warmup..args.warmup + args.deliveries)?;
     let cpu_before = CpuSample::now();
-    let (timings, elapsed) = blast(&client, &url, measured, args.connections, args.rfds_per_push).await?;
+    let (timings, elapsed) = blast(&client, &url, measured, args.connections, rfds_per_push).await?;
     let cpu = CpuUse::between(cpu_before, CpuSample::now());
     let latency = Stats::of_durations(&timings.iter().map(|(_, d)| *d).collect::<Vec<_>>());
 
@@ -532,7 +539,7 @@ async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
     let accepted: Vec<Uuid> = warm_timings.iter().chain(&timings).map(|(id, _)| *id).collect();
     let missing: Vec<String> = accepted
         .iter()
-        .filter(|id| per_delivery.get(&id.to_string()).copied() != Some(args.rfds_per_push as i64))
+        .filter(|id| per_delivery.get(&id.to_string()).copied() != Some(rfds_per_push as i64))
         .map(Uuid::to_string)
         .collect();
     if !missing.is_empty() {
@@ -540,12 +547,12 @@ async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
             "CHECK FAILED: {} of {} accepted deliveries do not have exactly {} jobs in the database (first: {:?})",
             missing.len(),
             accepted.len(),
-            args.rfds_per_push,
+            rfds_per_push,
             missing.iter().take(5).collect::<Vec<_>>()
         );
     }
     let total_jobs: i64 = pg.query_one("SELECT count(*) FROM job", &[]).await?.get(0);
-    let expected = accepted.len() * args.rfds_per_push;
+    let expected = accepted.len() * rfds_per_push;
     if total_jobs != expected as i64 {
         bail!("CHECK FAILED: {total_jobs} jobs in the database, expected {expected}");
     }
@@ -560,7 +567,7 @@ async fn intake(args: &Args) -> anyhow::Result<IntakeResult> {
     Ok(IntakeResult {
         deliveries: args.deliveries,
         connections: args.connections,
-        rfds_per_push: args.rfds_per_push,
+        rfds_per_push,
         elapsed,
         latency,
         jobs_checked: expected,
@@ -863,7 +870,7 @@ async fn queue_runner(args: &Args) -> anyhow::Result<QueueResult> {
 
 #[derive(Default)]
 struct Report {
-    intake: Option<IntakeResult>,
+    intake: Vec<IntakeResult>,
     to_start: Option<ToStartResult>,
     store_loop: Option<QueueResult>,
     runner: Option<QueueResult>,
@@ -890,8 +897,8 @@ impl Report {
         println!();
         row("measurement", "figure", "target", "result");
         println!("|{}|{}|{}|{}|", "-".repeat(52), "-".repeat(18), "-".repeat(16), "-".repeat(8));
-        if let Some(r) = &self.intake {
-            let name = format!("1. webhook intake, {} conns", r.connections);
+        for r in &self.intake {
+            let name = format!("1. webhook intake, {} conns, {} RFD/push", r.connections, r.rfds_per_push);
             row(&name, &format!("{:.0} /s", r.rate()), ">= 10000 /s", verdict(r.rate() >= 10_000.0));
             row("   request latency p50", &ms(r.latency.p50), "", "");
             row("   request latency p90", &ms(r.latency.p90), "", "");
@@ -947,9 +954,10 @@ impl Report {
             }
         }
         println!();
-        if let Some(r) = &self.intake {
+        for r in &self.intake {
             println!(
-                "intake: {} deliveries in {:.3} s (after {} warm-up), mean latency {:.2} ms over {} samples",
+                "intake, {} RFD/push: {} deliveries in {:.3} s (after {} warm-up), mean latency {:.2} ms over {} samples",
+                r.rfds_per_push,
                 r.deliveries,
                 r.elapsed.as_secs_f64(),
                 args.warmup,
