@@ -71,8 +71,12 @@ pub async fn ping(pool: &DbPool) -> Result<(), StoreError> {
 /// statement cache by the SQL text and bind types, so each text gets its own prepared
 /// statement. For the queue's statements, which are small but have several CTEs, parsing
 /// and planning cost more than executing: a cached statement is also one round trip
-/// instead of two (prepare, then execute). Measured in BENCHMARKS.md ("Prepared
-/// statements").
+/// instead of two (prepare, then execute). Measured in BENCHMARKS.md (Latest results).
+///
+/// Caching the statement is half of it: PostgreSQL must also choose to keep a generic
+/// plan, which it does only when that plan's estimate is no worse than a custom plan's.
+/// A `LIMIT $n` parameter, or arrays the planner can size, defeat that; see how the queue
+/// writes its limits and arrays, and the test that reads `pg_prepared_statements`.
 ///
 /// A statement wrapped here must name the columns it returns rather than `*`: a prepared
 /// statement whose result type a later migration changed fails with "cached plan must not
