@@ -7,11 +7,11 @@ mod http_common;
 use http_common::TestApi;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use chrono::Utc;
 use rfd_github::webhook::sign;
+use rfd_github_fake::PushRepos;
 use rfd_model::auth::ProviderIdentity;
 use rfd_model::{JobFilter, JobKind, NewJob, NewRfd, Page, Visibility};
 use serde_json::{Value, json};
@@ -196,37 +196,16 @@ async fn metrics_move_by_exactly_what_was_sent() {
     assert_eq!(after.get("rfd_queue_jobs{state=\"failed\"}").copied(), Some(0.0));
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Grace")
-        .env("GIT_AUTHOR_EMAIL", "grace@example.com")
-        .env("GIT_COMMITTER_NAME", "Grace")
-        .env("GIT_COMMITTER_EMAIL", "grace@example.com")
-        .output()
-        .unwrap_or_else(|err| panic!("run git {args:?}: {err}"));
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-/// A bare repository whose main branch holds RFD 1.
-fn bare_repository(dir: &Path) -> PathBuf {
-    let bare = dir.join("rfd.git");
-    let work = dir.join("work");
-    git(dir, &["init", "--quiet", "--bare", "--initial-branch=main", "rfd.git"]);
-    git(dir, &["clone", "--quiet", "rfd.git", "work"]);
-    git(&work, &["checkout", "--quiet", "-B", "main"]);
-    ok(std::fs::create_dir_all(work.join("rfd/0001")));
-    ok(std::fs::write(
-        work.join("rfd/0001/README.adoc"),
+/// A bare repository whose main branch holds RFD 1, and the clone it was pushed from.
+fn bare_repository() -> PushRepos {
+    let repos = ok(PushRepos::new("Grace", "grace@example.com"));
+    ok(repos.write(
+        "rfd/0001/README.adoc",
         ":authors: Grace Hopper <grace@example.com>\n:state: published\n\n= RFD 1 First\n\n== Background\n\nWhy.\n",
     ));
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "--quiet", "-m", "RFD 1"]);
-    git(&work, &["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
-    bare
+    ok(repos.commit("RFD 1"));
+    ok(repos.push("main"));
+    repos
 }
 
 fn git_source(bare: &Path) -> String {
@@ -238,22 +217,22 @@ fn git_source(bare: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_go_through_a_plain_git_repository() {
-    let dir = ok(tempfile::tempdir());
-    let bare = bare_repository(dir.path());
-    let app = App::start(&git_source(&bare)).await;
+    let repos = bare_repository();
+    let bare = repos.bare();
+    let app = App::start(&git_source(bare)).await;
     let token = app.user(json!(["CreateRfd", "UpdateRfdsAll"])).await;
-    let main = git(&bare, &["rev-parse", "main"]);
+    let main = ok(repos.git(bare, &["rev-parse", "main"]));
 
     let (status, body) = app
         .call(reqwest::Method::POST, "/rfd", Some(&token), Some(json!({"title": "Plain git writes"})))
         .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["number"], 2, "the next number after the repository's RFD 1");
-    let log = git(&bare, &["log", "--format=%cn <%ce>%n%B%n--", "0002"]);
+    let log = ok(repos.git(bare, &["log", "--format=%cn <%ce>%n%B%n--", "0002"]));
     assert!(log.contains("Reserve RFD 2: Plain git writes"), "{log}");
     assert!(log.contains("Submitted-by: Ada Lovelace <ada@example.com>"), "the author is named: {log}");
     assert!(log.contains("RFD Platform <rfd@example.com>"), "committed as the configured committer: {log}");
-    let document = git(&bare, &["show", "0002:rfd/0002/README.adoc"]);
+    let document = ok(repos.git(bare, &["show", "0002:rfd/0002/README.adoc"]));
     assert!(document.contains("Plain git writes"), "{document}");
 
     let (status, body) = app
@@ -265,15 +244,19 @@ async fn writes_go_through_a_plain_git_repository() {
         )
         .await;
     assert_eq!(status, 202, "{body}");
-    let head = git(&bare, &["rev-parse", "0002"]);
-    let message = git(&bare, &["log", "-1", "--format=%B", "0002"]);
+    let head = ok(repos.git(bare, &["rev-parse", "0002"]));
+    let message = ok(repos.git(bare, &["log", "-1", "--format=%B", "0002"]));
     assert!(message.starts_with("Write the background"), "{message}");
     assert!(message.contains("Submitted-by: Ada Lovelace <ada@example.com>"), "{message}");
-    assert_eq!(git(&bare, &["rev-list", "--count", "main..0002"]), "2", "reserve and edit, one commit each");
-    let document = git(&bare, &["show", "0002:rfd/0002/README.adoc"]);
+    assert_eq!(
+        ok(repos.git(bare, &["rev-list", "--count", "main..0002"])),
+        "2",
+        "reserve and edit, one commit each"
+    );
+    let document = ok(repos.git(bare, &["show", "0002:rfd/0002/README.adoc"]));
     assert!(document.contains("New words from the API."), "{document}");
     assert!(document.contains("Plain git writes"), "the title is kept: {document}");
-    assert_eq!(git(&bare, &["rev-parse", "main"]), main, "main is untouched");
+    assert_eq!(ok(repos.git(bare, &["rev-parse", "main"])), main, "main is untouched");
 
     // The commits are queued for the pipeline under the repository the processor reads.
     let jobs = app.jobs().await;
@@ -289,9 +272,9 @@ async fn writes_go_through_a_plain_git_repository() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_visibility_change_emits_an_event() {
-    let dir = ok(tempfile::tempdir());
-    let bare = bare_repository(dir.path());
-    let app = App::start(&git_source(&bare)).await;
+    let repos = bare_repository();
+    let bare = repos.bare();
+    let app = App::start(&git_source(bare)).await;
     let events: rfd_model::events::EventSettings = ok(toml::from_str(
         "[[subscribers]]\nname = \"audit\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s\"\n\
          [[subscribers]]\nname = \"off\"\nkind = \"webhook\"\nenabled = false\nurl = \"http://127.0.0.1:9/off\"\nsecret = \"s\"\n",

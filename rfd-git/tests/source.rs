@@ -1,118 +1,61 @@
 //! The git source against real repositories made with the `git` program: a bare
 //! repository people push to and a work clone they push from.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use rfd_git::{GitSettings, GitSource, Repository};
+use rfd_github_fake::{FakeError, PushRepos};
 use rfd_model::source::{RfdSource, SourceError, SourceLocation};
 use rfd_model::types::ContentFormat;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .output()
-        .unwrap_or_else(|err| panic!("run git {args:?}: {err}"));
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+fn repos() -> Result<PushRepos, FakeError> {
+    PushRepos::new("Ada", "ada@example.com")
 }
 
-/// A bare repository and a work clone of it.
-struct Repos {
-    _dir: tempfile::TempDir,
-    bare: PathBuf,
-    work: PathBuf,
-    /// Commit times, one second apart, so history has an unambiguous order.
-    clock: std::cell::Cell<i64>,
+/// Commits everything and pushes `branch`; returns the commit.
+fn commit_and_push(repos: &PushRepos, message: &str, branch: &str) -> Result<String, FakeError> {
+    let sha = repos.commit(message)?;
+    repos.push(branch)?;
+    Ok(sha)
 }
 
-impl Repos {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
-        let bare = dir.path().join("rfd.git");
-        let work = dir.path().join("work");
-        git(dir.path(), &["init", "--quiet", "--bare", "--initial-branch=main", "rfd.git"]);
-        git(dir.path(), &["clone", "--quiet", "rfd.git", "work"]);
-        git(&work, &["checkout", "--quiet", "-B", "main"]);
-        Self { _dir: dir, bare, work, clock: std::cell::Cell::new(1_700_000_000) }
+fn location() -> SourceLocation {
+    SourceLocation {
+        owner: "git".into(),
+        repository: "rfd".into(),
+        default_branch: "main".into(),
+        rfd_dir: "rfd".into(),
     }
+}
 
-    fn write(&self, path: &str, content: &str) {
-        let path = self.work.join(path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|err| panic!("mkdir: {err}"));
-        }
-        std::fs::write(path, content).unwrap_or_else(|err| panic!("write: {err}"));
-    }
-
-    /// Commits everything and pushes `branch`; returns the commit.
-    fn commit(&self, message: &str, branch: &str) -> String {
-        git(&self.work, &["add", "-A"]);
-        self.clock.set(self.clock.get() + 1);
-        let date = format!("@{} +0000", self.clock.get());
-        let status = Command::new("git")
-            .arg("-C")
-            .arg(&self.work)
-            .args(["commit", "--quiet", "--allow-empty", "-m", message])
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .status()
-            .unwrap_or_else(|err| panic!("git commit: {err}"));
-        assert!(status.success(), "git commit");
-        git(&self.work, &["push", "--quiet", "origin", &format!("HEAD:refs/heads/{branch}")]);
-        git(&self.work, &["rev-parse", "HEAD"])
-    }
-
-    fn location() -> SourceLocation {
-        SourceLocation {
-            owner: "git".into(),
-            repository: "rfd".into(),
-            default_branch: "main".into(),
-            rfd_dir: "rfd".into(),
-        }
-    }
-
-    async fn source(&self) -> GitSource {
-        let settings = GitSettings {
-            location: Self::location(),
-            repository: Repository::Path(self.bare.clone()),
-            committer_name: "rfd-processor".into(),
-            committer_email: "rfd@example.com".into(),
-        };
-        GitSource::open(&settings).await.unwrap_or_else(|err| panic!("open: {err}"))
-    }
+async fn source(repos: &PushRepos) -> GitSource {
+    let settings = GitSettings {
+        location: location(),
+        repository: Repository::Path(repos.bare().to_path_buf()),
+        committer_name: "rfd-processor".into(),
+        committer_email: "rfd@example.com".into(),
+    };
+    GitSource::open(&settings).await.unwrap_or_else(|err| panic!("open: {err}"))
 }
 
 const ADOC: &str = "= RFD 1 Hello\n:state: discussion\n:authors: Ada <ada@example.com>\n\nBody.\n";
 
 #[tokio::test]
 async fn reads_branches_trees_folders_files_and_history() -> TestResult {
-    let repos = Repos::new();
-    repos.write("rfd/0001/README.adoc", ADOC);
-    repos.write("rfd/0001/figures/arch.svg", "<svg/>");
-    repos.write("rfd/0002/README.md", "---\nstate: ideation\n---\n# RFD 2 Markdown\n");
-    repos.write("rfd/notes/README.md", "not an RFD");
-    repos.write("README.md", "the repository");
-    let first = repos.commit("two RFDs", "main");
-    repos.write("README.md", "the repository, edited");
-    let unrelated = repos.commit("outside the RFDs", "main");
-    repos.write("rfd/0001/README.adoc", &ADOC.replace("Body.", "Body, revised."));
-    let second = repos.commit("revise RFD 1", "main");
-    repos.commit("an RFD branch", "0002");
+    let repos = repos()?;
+    repos.write("rfd/0001/README.adoc", ADOC)?;
+    repos.write("rfd/0001/figures/arch.svg", "<svg/>")?;
+    repos.write("rfd/0002/README.md", "---\nstate: ideation\n---\n# RFD 2 Markdown\n")?;
+    repos.write("rfd/notes/README.md", "not an RFD")?;
+    repos.write("README.md", "the repository")?;
+    let first = commit_and_push(&repos, "two RFDs", "main")?;
+    repos.write("README.md", "the repository, edited")?;
+    let unrelated = commit_and_push(&repos, "outside the RFDs", "main")?;
+    repos.write("rfd/0001/README.adoc", ADOC.replace("Body.", "Body, revised."))?;
+    let second = commit_and_push(&repos, "revise RFD 1", "main")?;
+    commit_and_push(&repos, "an RFD branch", "0002")?;
 
-    let source = repos.source().await;
+    let source = source(&repos).await;
     let branches = source.branches().await?;
     let names: Vec<(&str, &str)> = branches.iter().map(|b| (b.name.as_str(), b.head.as_str())).collect();
     assert_eq!(names.len(), 2, "{names:?}");
@@ -136,8 +79,11 @@ async fn reads_branches_trees_folders_files_and_history() -> TestResult {
     assert_eq!(folder.files.len(), 1);
     assert_eq!(folder.files[0].path, "figures/arch.svg");
     assert_eq!(folder.files[0].size, 6);
-    assert_eq!(folder.files[0].sha, git(&repos.work, &["rev-parse", "HEAD:rfd/0001/figures/arch.svg"]));
-    assert_eq!(folder.readme.sha, git(&repos.work, &["rev-parse", "HEAD:rfd/0001/README.adoc"]));
+    assert_eq!(
+        folder.files[0].sha,
+        repos.git(repos.work(), &["rev-parse", "HEAD:rfd/0001/figures/arch.svg"])?
+    );
+    assert_eq!(folder.readme.sha, repos.git(repos.work(), &["rev-parse", "HEAD:rfd/0001/README.adoc"])?);
     let markdown = source.read_rfd(2, "main").await?.ok_or("RFD 2 missing")?;
     assert_eq!(markdown.readme.format, ContentFormat::Markdown);
     assert!(source.read_rfd(3, "main").await?.is_none(), "no such RFD");
@@ -160,11 +106,11 @@ async fn reads_branches_trees_folders_files_and_history() -> TestResult {
 
 #[tokio::test]
 async fn commit_file_writes_once_and_never_over_newer_content() -> TestResult {
-    let repos = Repos::new();
-    repos.write("rfd/0001/README.adoc", ADOC);
-    repos.write("rfd/0002/README.adoc", &ADOC.replace("RFD 1", "RFD 2"));
-    repos.commit("RFD 1", "main");
-    let source = repos.source().await;
+    let repos = repos()?;
+    repos.write("rfd/0001/README.adoc", ADOC)?;
+    repos.write("rfd/0002/README.adoc", ADOC.replace("RFD 1", "RFD 2"))?;
+    commit_and_push(&repos, "RFD 1", "main")?;
+    let source = source(&repos).await;
     let read = source.read_rfd(1, "main").await?.ok_or("RFD 1 missing")?;
 
     let fixed = ADOC.replace("discussion", "published");
@@ -172,14 +118,18 @@ async fn commit_file_writes_once_and_never_over_newer_content() -> TestResult {
         .commit_file("main", &read.readme.path, fixed.as_bytes(), "publish RFD 1", Some(&read.readme.sha))
         .await?
         .ok_or("expected a commit")?;
-    assert_eq!(git(&repos.bare, &["rev-parse", "refs/heads/main"]), commit.sha, "the branch moved to it");
-    assert_eq!(git(&repos.bare, &["show", "main:rfd/0001/README.adoc"]), fixed.trim_end());
     assert_eq!(
-        git(&repos.bare, &["log", "-1", "--format=%an <%ae>|%s", "main"]),
+        repos.git(repos.bare(), &["rev-parse", "refs/heads/main"])?,
+        commit.sha,
+        "the branch moved to it"
+    );
+    assert_eq!(repos.git(repos.bare(), &["show", "main:rfd/0001/README.adoc"])?, fixed.trim_end());
+    assert_eq!(
+        repos.git(repos.bare(), &["log", "-1", "--format=%an <%ae>|%s", "main"])?,
         "rfd-processor <rfd@example.com>|publish RFD 1"
     );
     assert_eq!(
-        git(&repos.bare, &["show", "main:rfd/0002/README.adoc"]),
+        repos.git(repos.bare(), &["show", "main:rfd/0002/README.adoc"])?,
         ADOC.replace("RFD 1", "RFD 2").trim_end(),
         "other files kept"
     );
@@ -195,19 +145,19 @@ async fn commit_file_writes_once_and_never_over_newer_content() -> TestResult {
         .commit_file("main", &read.readme.path, b"= RFD 1 Stale\n", "stale", Some(&read.readme.sha))
         .await;
     assert!(matches!(stale, Err(SourceError::Conflict(_))), "{stale:?}");
-    assert_eq!(git(&repos.bare, &["rev-parse", "refs/heads/main"]), commit.sha);
+    assert_eq!(repos.git(repos.bare(), &["rev-parse", "refs/heads/main"])?, commit.sha);
 
     // Someone pushed another file meanwhile: the commit is built on their head.
-    git(&repos.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
-    repos.write("rfd/0002/README.adoc", "= RFD 2 Changed\n");
-    let theirs = repos.commit("someone else", "main");
+    repos.git(repos.work(), &["pull", "--quiet", "--ff-only", "origin", "main"])?;
+    repos.write("rfd/0002/README.adoc", "= RFD 2 Changed\n")?;
+    let theirs = commit_and_push(&repos, "someone else", "main")?;
     let read = source.read_rfd(1, "main").await?.ok_or("RFD 1 missing")?;
     let ours = source
         .commit_file("main", &read.readme.path, ADOC.as_bytes(), "back to discussion", Some(&read.readme.sha))
         .await?
         .ok_or("expected a commit")?;
-    assert_eq!(git(&repos.bare, &["rev-parse", &format!("{}^", ours.sha)]), theirs);
-    assert_eq!(git(&repos.bare, &["show", "main:rfd/0002/README.adoc"]), "= RFD 2 Changed");
+    assert_eq!(repos.git(repos.bare(), &["rev-parse", &format!("{}^", ours.sha)])?, theirs);
+    assert_eq!(repos.git(repos.bare(), &["show", "main:rfd/0002/README.adoc"])?, "= RFD 2 Changed");
 
     // A missing branch is not found; a new file needs no expected blob.
     assert!(matches!(source.commit_file("9999", "x", b"x", "m", None).await, Err(SourceError::NotFound(_))));
@@ -216,8 +166,8 @@ async fn commit_file_writes_once_and_never_over_newer_content() -> TestResult {
 
     source.create_branch("0003", "main").await?;
     assert_eq!(
-        git(&repos.bare, &["rev-parse", "refs/heads/0003"]),
-        git(&repos.bare, &["rev-parse", "refs/heads/main"])
+        repos.git(repos.bare(), &["rev-parse", "refs/heads/0003"])?,
+        repos.git(repos.bare(), &["rev-parse", "refs/heads/main"])?
     );
     source.create_branch("0003", "main").await?;
     Ok(())
@@ -225,13 +175,13 @@ async fn commit_file_writes_once_and_never_over_newer_content() -> TestResult {
 
 #[tokio::test]
 async fn a_remote_is_read_through_a_mirror_that_fetches_new_pushes() -> TestResult {
-    let repos = Repos::new();
-    repos.write("rfd/0001/README.adoc", ADOC);
-    repos.commit("RFD 1", "main");
-    let mirror = repos._dir.path().join("mirror.git");
-    let url = format!("file://{}", repos.bare.display());
+    let repos = repos()?;
+    repos.write("rfd/0001/README.adoc", ADOC)?;
+    commit_and_push(&repos, "RFD 1", "main")?;
+    let mirror = repos.dir().join("mirror.git");
+    let url = format!("file://{}", repos.bare().display());
     let settings = GitSettings {
-        location: Repos::location(),
+        location: location(),
         repository: Repository::Remote { url, mirror: mirror.clone() },
         committer_name: "rfd-processor".into(),
         committer_email: "rfd@example.com".into(),
@@ -241,8 +191,8 @@ async fn a_remote_is_read_through_a_mirror_that_fetches_new_pushes() -> TestResu
     assert!(source.read_rfd(1, "main").await?.is_some());
 
     // A push the mirror has not seen: reading its commit fetches it.
-    repos.write("rfd/0002/README.adoc", &ADOC.replace("RFD 1", "RFD 2"));
-    let pushed = repos.commit("RFD 2", "main");
+    repos.write("rfd/0002/README.adoc", ADOC.replace("RFD 1", "RFD 2"))?;
+    let pushed = commit_and_push(&repos, "RFD 2", "main")?;
     let folder = source.read_rfd(2, &pushed).await?.ok_or("RFD 2 missing after fetch")?;
     assert!(String::from_utf8_lossy(&folder.readme.content).contains("RFD 2"));
 
@@ -252,7 +202,7 @@ async fn a_remote_is_read_through_a_mirror_that_fetches_new_pushes() -> TestResu
         .commit_file("main", &read.readme.path, b"= RFD 1 Remote\n", "via the mirror", Some(&read.readme.sha))
         .await?
         .ok_or("expected a commit")?;
-    assert_eq!(git(&repos.bare, &["rev-parse", "refs/heads/main"]), commit.sha);
-    assert_eq!(git(&mirror, &["rev-parse", "refs/heads/main"]), commit.sha);
+    assert_eq!(repos.git(repos.bare(), &["rev-parse", "refs/heads/main"])?, commit.sha);
+    assert_eq!(repos.git(&mirror, &["rev-parse", "refs/heads/main"])?, commit.sha);
     Ok(())
 }

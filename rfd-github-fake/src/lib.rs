@@ -54,7 +54,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use oauth::{FakeGitHubOAuth, FakeOAuthUser};
-pub use repo::TestRepo;
+pub use repo::{PushRepos, TestRepo};
 
 /// Why the fake or a test repository failed.
 #[derive(Debug, thiserror::Error)]

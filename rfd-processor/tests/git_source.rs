@@ -5,96 +5,48 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rfd_github_fake::PushRepos;
 use rfd_model::source::RfdSource;
 use rfd_model::{JobFilter, JobKind, Page, ReadScope, RevisionRef, Store};
 use rfd_processor::pipeline::{Pipeline, PipelineSettings, UpdateMode};
 use rfd_processor::runner::JobHandler;
 use rfd_processor::scanner::{Scanner, ScannerSettings};
 
-fn git(dir: &Path, args: &[&str], date: Option<i64>) -> (String, String) {
-    let mut command = Command::new("git");
-    command
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .env_remove("RFD_TRIGGER_URL")
-        .env_remove("RFD_TRIGGER_ID");
-    if let Some(date) = date {
-        let date = format!("@{date} +0000");
-        command.env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date);
-    }
-    let output = command.output().unwrap_or_else(|err| panic!("run git {args:?}: {err}"));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "git {args:?}: {stderr}");
-    (String::from_utf8_lossy(&output.stdout).trim().to_string(), stderr)
+fn repos() -> PushRepos {
+    ok!(PushRepos::new("Ada", "ada@example.com"), "test repositories")
 }
 
-struct Repos {
-    dir: tempfile::TempDir,
-    bare: PathBuf,
-    work: PathBuf,
-    clock: std::cell::Cell<i64>,
+/// Commits everything and pushes main; returns the commit and what the push printed (the
+/// hook's report).
+fn push(repos: &PushRepos, message: &str) -> (String, String) {
+    let commit = ok!(repos.commit(message), "commit");
+    (commit, ok!(repos.push("main"), "push"))
 }
 
-impl Repos {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
-        let bare = dir.path().join("rfd.git");
-        let work = dir.path().join("work");
-        git(dir.path(), &["init", "--quiet", "--bare", "--initial-branch=main", "rfd.git"], None);
-        git(dir.path(), &["clone", "--quiet", "rfd.git", "work"], None);
-        git(&work, &["checkout", "--quiet", "-B", "main"], None);
-        Self { dir, bare, work, clock: std::cell::Cell::new(1_700_000_000) }
-    }
+/// Installs the shipped hook in the bare repository, pointed at `url` with `id`.
+fn install_hook(repos: &PushRepos, url: &str, id: &str) {
+    let hook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hooks/post-receive");
+    let target = repos.bare().join("hooks/post-receive");
+    std::fs::copy(&hook, &target).unwrap_or_else(|err| panic!("copy the hook: {err}"));
+    let mut permissions = std::fs::metadata(&target).unwrap_or_else(|err| panic!("{err}")).permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&target, permissions).unwrap_or_else(|err| panic!("chmod: {err}"));
+    ok!(repos.git(repos.bare(), &["config", "rfd.triggerUrl", url]), "git config");
+    ok!(repos.git(repos.bare(), &["config", "rfd.triggerId", id]), "git config");
+}
 
-    fn write(&self, path: &str, content: &str) {
-        let path = self.work.join(path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|err| panic!("mkdir: {err}"));
-        }
-        std::fs::write(path, content).unwrap_or_else(|err| panic!("write: {err}"));
-    }
-
-    /// Commits everything and pushes main; returns the commit and what the push printed
-    /// (the hook's report).
-    fn push(&self, message: &str) -> (String, String) {
-        self.clock.set(self.clock.get() + 1);
-        git(&self.work, &["add", "-A"], None);
-        git(&self.work, &["commit", "--quiet", "-m", message], Some(self.clock.get()));
-        let (_, report) = git(&self.work, &["push", "origin", "HEAD:refs/heads/main"], None);
-        (git(&self.work, &["rev-parse", "HEAD"], None).0, report)
-    }
-
-    /// Installs the shipped hook, pointed at `url` with `id`.
-    fn install_hook(&self, url: &str, id: &str) {
-        let hook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hooks/post-receive");
-        let target = self.bare.join("hooks/post-receive");
-        std::fs::copy(&hook, &target).unwrap_or_else(|err| panic!("copy the hook: {err}"));
-        let mut permissions = std::fs::metadata(&target).unwrap_or_else(|err| panic!("{err}")).permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        std::fs::set_permissions(&target, permissions).unwrap_or_else(|err| panic!("chmod: {err}"));
-        git(&self.bare, &["config", "rfd.triggerUrl", url], None);
-        git(&self.bare, &["config", "rfd.triggerId", id], None);
-    }
-
-    async fn source(&self) -> Arc<dyn RfdSource> {
-        let section = rfd_model::source::SourceSection {
-            kind: Some(rfd_model::source::SourceKind::Git),
-            path: Some(self.bare.clone()),
-            ..Default::default()
-        };
-        let settings = rfd_git::GitSettings::from_section(&section).unwrap_or_else(|err| panic!("{err}"));
-        Arc::new(rfd_git::GitSource::open(&settings).await.unwrap_or_else(|err| panic!("open: {err}")))
-    }
+async fn source(repos: &PushRepos) -> Arc<dyn RfdSource> {
+    let section = rfd_model::source::SourceSection {
+        kind: Some(rfd_model::source::SourceKind::Git),
+        path: Some(repos.bare().to_path_buf()),
+        ..Default::default()
+    };
+    let settings = rfd_git::GitSettings::from_section(&section).unwrap_or_else(|err| panic!("{err}"));
+    Arc::new(rfd_git::GitSource::open(&settings).await.unwrap_or_else(|err| panic!("open: {err}")))
 }
 
 /// Runs every due job (and the jobs they queue) to completion; returns how many ran.
@@ -128,17 +80,17 @@ const RFD_2: &str =
 async fn a_push_through_the_shipped_hook_ends_as_stored_revisions() {
     let db = rfd_devdb::test_database().await;
     let store = Store::new(rfd_model::db::pool(&db.url, &rfd_model::PoolSettings::default()));
-    let repos = Repos::new();
+    let repos = repos();
 
     // The real API, with the trigger on and the git source configured.
-    let config_path = repos.dir.path().join("rfd.toml");
+    let config_path = repos.dir().join("rfd.toml");
     std::fs::write(
         &config_path,
         format!(
             "database_url = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[trigger]\nenabled = true\n\
              [source]\nkind = \"git\"\npath = \"{}\"\n",
             db.url,
-            repos.bare.display()
+            repos.bare().display()
         ),
     )
     .unwrap_or_else(|err| panic!("write config: {err}"));
@@ -146,11 +98,11 @@ async fn a_push_through_the_shipped_hook_ends_as_stored_revisions() {
     config.database_url = db.url.clone().into();
     let server = ok!(rfd_api::server::start(rfd_api::server::context(config)), "start rfd-api");
     let id = ok!(rfd_api::trigger::rotate(&store).await, "rotate");
-    repos.install_hook(&format!("http://{}", server.local_addr()), &id.value);
+    install_hook(&repos, &format!("http://{}", server.local_addr()), &id.value);
 
-    repos.write("rfd/0001/README.adoc", RFD_1);
-    repos.write("rfd/0001/diagram.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
-    let (first, report) = repos.push("RFD 1");
+    ok!(repos.write("rfd/0001/README.adoc", RFD_1), "write");
+    ok!(repos.write("rfd/0001/diagram.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), "write");
+    let (first, report) = push(&repos, "RFD 1");
     assert!(report.contains("rfd: platform notified"), "the hook reported: {report}");
     assert!(!report.contains(&id.value), "the hook never prints the id: {report}");
 
@@ -161,7 +113,7 @@ async fn a_push_through_the_shipped_hook_ends_as_stored_revisions() {
         (JobKind::BranchReconcile, "main", first.as_str())
     );
 
-    let source = repos.source().await;
+    let source = source(&repos).await;
     let settings = PipelineSettings { mode: UpdateMode::Read, ..PipelineSettings::default() };
     let pipeline = Pipeline::new(store.clone(), source.clone(), settings, 10);
     assert_eq!(drain(&store, &pipeline).await, 2, "the reconcile, then RFD 1's update");
@@ -170,9 +122,12 @@ async fn a_push_through_the_shipped_hook_ends_as_stored_revisions() {
     assert_eq!(meta.and_then(|m| m.title).as_deref(), Some("Plain git"));
 
     // A second push: RFD 1 revised, RFD 2 added; each gets its revision.
-    repos.write("rfd/0001/README.adoc", &RFD_1.replace("a bare repository", "a bare repository, revised"));
-    repos.write("rfd/0002/README.md", RFD_2);
-    let (second, report) = repos.push("revise 1, add 2");
+    ok!(
+        repos.write("rfd/0001/README.adoc", RFD_1.replace("a bare repository", "a bare repository, revised")),
+        "write"
+    );
+    ok!(repos.write("rfd/0002/README.md", RFD_2), "write");
+    let (second, report) = push(&repos, "revise 1, add 2");
     assert!(report.contains("rfd: platform notified"), "{report}");
     assert_eq!(drain(&store, &pipeline).await, 3);
     assert_eq!(latest_commit(&store, 1).await.as_deref(), Some(second.as_str()));
@@ -190,13 +145,13 @@ async fn a_push_through_the_shipped_hook_ends_as_stored_revisions() {
 async fn the_scanner_finds_a_commit_the_hook_could_not_report() {
     let db = rfd_devdb::test_database().await;
     let store = Store::new(rfd_model::db::pool(&db.url, &rfd_model::PoolSettings::default()));
-    let repos = Repos::new();
+    let repos = repos();
     // The hook is installed, but nothing answers at its URL.
-    repos.install_hook("http://127.0.0.1:9", &"d".repeat(64));
-    repos.write("rfd/0001/README.adoc", RFD_1);
-    let (first, report) = repos.push("RFD 1");
+    install_hook(&repos, "http://127.0.0.1:9", &"d".repeat(64));
+    ok!(repos.write("rfd/0001/README.adoc", RFD_1), "write");
+    let (first, report) = push(&repos, "RFD 1");
     assert!(report.contains("could not notify"), "the push succeeds and says so: {report}");
-    let source = repos.source().await;
+    let source = source(&repos).await;
     let settings = PipelineSettings { mode: UpdateMode::Read, ..PipelineSettings::default() };
     let pipeline = Pipeline::new(store.clone(), source.clone(), settings, 10);
     let scanner = Scanner::new(store.clone(), source.clone(), ScannerSettings::default(), db.url.clone());
@@ -208,8 +163,8 @@ async fn the_scanner_finds_a_commit_the_hook_could_not_report() {
 
     // Nothing moved: nothing to do. Then a missed commit on top: found.
     assert_eq!(ok!(scanner.scan().await, "scan").jobs_enqueued, 0);
-    repos.write("rfd/0001/README.adoc", &RFD_1.replace("Read from", "Scanned from"));
-    let (second, _) = repos.push("missed by the hook");
+    ok!(repos.write("rfd/0001/README.adoc", RFD_1.replace("Read from", "Scanned from")), "write");
+    let (second, _) = push(&repos, "missed by the hook");
     let report = ok!(scanner.scan().await, "scan");
     assert_eq!(report.jobs_enqueued, 1, "{report:?}");
     assert_eq!(drain(&store, &pipeline).await, 1);
