@@ -31,18 +31,17 @@ enum Task {
     Openapi,
     /// Regenerate the SDK (rfd-sdk/src/generated/sdk.rs) with progenitor.
     ///
-    /// The SDK's spec (rfd-sdk/openapi.json) is --spec plus the operations of --fill-from
-    /// (by default the reference API's document) that --spec lacks.
+    /// The SDK's spec (rfd-sdk/openapi.json) is --spec, plus, with --fill-from, the
+    /// operations of that document that --spec lacks.
     Generate {
         /// The API's OpenAPI document.
         #[arg(long, default_value = xtask::sdk::API_SPEC_PATH)]
         spec: PathBuf,
-        /// Take the operations --spec lacks from this document.
-        #[arg(long, default_value = xtask::sdk::REFERENCE_SPEC_PATH, conflicts_with = "no_fill")]
-        fill_from: PathBuf,
-        /// Generate from --spec alone.
+        /// Also take the operations --spec lacks from this document (for example the
+        /// reference API's, openapi/reference/rfd-api-v0.15.json), so client commands can be
+        /// written before their operation is served.
         #[arg(long)]
-        no_fill: bool,
+        fill_from: Option<PathBuf>,
     },
 }
 
@@ -71,7 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Task::Demo { exit_when_ready } => demo(exit_when_ready).await,
-        Task::Generate { spec, fill_from, no_fill } => generate(&spec, (!no_fill).then_some(&*fill_from)),
+        Task::Generate { spec, fill_from } => generate(&spec, fill_from.as_deref()),
     }
 }
 
@@ -97,7 +96,10 @@ fn generate(spec: &Path, fill_from: Option<&Path>) -> anyhow::Result<()> {
             combined
         }
         Some(fill_path) => {
-            bail!("{} does not exist (use --no-fill to generate from --spec alone)", fill_path.display())
+            bail!(
+                "{} does not exist (leave out --fill-from to generate from --spec alone)",
+                fill_path.display()
+            )
         }
         None => ours,
     };

@@ -3,11 +3,11 @@
 //!
 //! The SDK is generated from `rfd-sdk/openapi.json`, a copy of our spec
 //! (`openapi/rfd-api.json`): since the API serves every operation of the reference, it is
-//! made with `cargo xtask generate --no-fill`, and `xtask/tests/sdk.rs` fails when the two
-//! differ. [`merge`] is what `--fill-from FILE` (the default when `--no-fill` is not given)
-//! does for an API that lacks operations: it adds those of another document (the
-//! reference API's, `openapi/reference/rfd-api-v0.15.json`, by default), so commands can
-//! be written before their operation is served. Our operations and schemas always win: a
+//! made with `cargo xtask generate`, and `xtask/tests/sdk.rs` fails when the two differ.
+//! [`merge`] is what `--fill-from FILE` does for an API that lacks operations: it adds
+//! those of another document (such as the reference API's,
+//! `openapi/reference/rfd-api-v0.15.json`), so commands can be written before their
+//! operation is served. Our operations and schemas always win: a
 //! filled operation that names a schema we define gets ours.
 
 use std::collections::BTreeSet;
@@ -21,7 +21,7 @@ pub const SDK_PATH: &str = "rfd-sdk/src/generated/sdk.rs";
 pub const SDK_SPEC_PATH: &str = "rfd-sdk/openapi.json";
 /// Our API's document, relative to the workspace root; the SDK's spec is a copy of it.
 pub const API_SPEC_PATH: &str = "openapi/rfd-api.json";
-/// The reference API's document, the default of `--fill-from`.
+/// The reference API's document, what `--fill-from` was made for.
 pub const REFERENCE_SPEC_PATH: &str = "openapi/reference/rfd-api-v0.15.json";
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -1,4 +1,4 @@
-//! The committed SDK must be what `cargo xtask generate --no-fill` makes from our
+//! The committed SDK must be what `cargo xtask generate` makes from our
 //! committed spec.
 
 use serde_json::Value;
@@ -18,7 +18,7 @@ fn committed_sdk_matches_the_generator() {
     let generated = sdk::generate(&read(sdk::SDK_SPEC_PATH)).unwrap_or_else(|err| panic!("{err:#}"));
     assert!(
         generated == read(sdk::SDK_PATH),
-        "{} differs from what progenitor generates from {}; run `cargo xtask generate --no-fill` and commit the result",
+        "{} differs from what progenitor generates from {}; run `cargo xtask generate` and commit the result",
         sdk::SDK_PATH,
         sdk::SDK_SPEC_PATH
     );
@@ -27,13 +27,13 @@ fn committed_sdk_matches_the_generator() {
 #[test]
 fn sdk_spec_is_our_spec_with_nothing_filled() {
     // Our API serves every operation, so the SDK is generated from our spec alone
-    // (`cargo xtask generate --no-fill`): an operation filled from another document would
+    // (`cargo xtask generate`): an operation filled from another document would
     // be one the server does not answer.
     let committed = json(sdk::SDK_SPEC_PATH);
     let ours = json(sdk::API_SPEC_PATH);
     assert!(
         committed == ours,
-        "{} differs from {}; run `cargo xtask generate --no-fill` and commit the result",
+        "{} differs from {}; run `cargo xtask generate` and commit the result",
         sdk::SDK_SPEC_PATH,
         sdk::API_SPEC_PATH
     );
