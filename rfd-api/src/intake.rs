@@ -97,8 +97,6 @@ async fn write(store: Store, mut receiver: mpsc::Receiver<Pending>) {
         }
         let store = store.clone();
         in_flight.spawn(async move { commit(&store, batch).await });
-        // Reap finished commits without waiting, so the set stays small.
-        while in_flight.try_join_next().is_some() {}
     }
     while in_flight.join_next().await.is_some() {}
 }

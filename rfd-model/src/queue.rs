@@ -546,16 +546,16 @@ impl Store {
         )
         .load::<RecordedRow>(&mut conn)
         .await?;
-        let recorded: HashMap<Uuid, usize> =
+        let mut recorded: HashMap<Uuid, usize> =
             rows.into_iter().map(|row| (row.id, usize::try_from(row.jobs).unwrap_or(0))).collect();
 
-        // The first occurrence of a new id is recorded; everything else is a duplicate.
-        let mut seen: HashSet<Uuid> = HashSet::with_capacity(deliveries.len());
+        // The first occurrence of a new id is recorded (and taken out of `recorded`);
+        // everything else is a duplicate.
         Ok(deliveries
             .iter()
-            .map(|delivery| match recorded.get(&delivery.id) {
-                Some(&jobs_created) if seen.insert(delivery.id) => DeliveryOutcome::Recorded { jobs_created },
-                _ => DeliveryOutcome::Duplicate,
+            .map(|delivery| match recorded.remove(&delivery.id) {
+                Some(jobs_created) => DeliveryOutcome::Recorded { jobs_created },
+                None => DeliveryOutcome::Duplicate,
             })
             .collect())
     }
