@@ -4,15 +4,12 @@
 
 mod http_common;
 
-use http_common::TestApi;
-
 use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::Utc;
 use rfd_github::webhook::sign;
 use rfd_github_fake::PushRepos;
-use rfd_model::auth::ProviderIdentity;
 use rfd_model::{JobFilter, JobKind, NewJob, NewRfd, Page, Visibility};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -23,39 +20,12 @@ fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
     result.unwrap_or_else(|err| panic!("{err}"))
 }
 
-struct App {
-    api: TestApi,
-    _db: rfd_devdb::TestDatabase,
-}
-
-impl std::ops::Deref for App {
-    type Target = TestApi;
-
-    fn deref(&self) -> &TestApi {
-        &self.api
-    }
-}
+type App = http_common::FreshApi;
 
 impl App {
     /// A server on a fresh database, with `extra` appended to its config file.
     async fn start(extra: &str) -> Self {
-        let db = rfd_devdb::test_database().await;
-        let config =
-            format!("{}[webhook]\nsecrets = [\"{SECRET}\"]\n{extra}", http_common::base_config(&db.url));
-        let api = TestApi::start(http_common::load_config(&config, &db.url), &db.url);
-        Self { api, _db: db }
-    }
-
-    /// A user holding `permissions`, known as "Ada Lovelace <ada@example.com>", and its API key.
-    async fn user(&self, permissions: Value) -> String {
-        let identity = ProviderIdentity {
-            provider: "github".into(),
-            provider_id: Uuid::new_v4().to_string(),
-            emails: vec!["ada@example.com".into()],
-            display_names: vec!["Ada Lovelace".into()],
-        };
-        let (user, _) = ok(self.store.upsert_provider_user(&identity, &permissions).await);
-        self.api_key(user.id).await
+        Self::on_fresh_database(&format!("[webhook]\nsecrets = [\"{SECRET}\"]\n{extra}")).await
     }
 
     /// `GET /metrics`: every sample, keyed by its name and labels as exposed.
@@ -220,7 +190,7 @@ async fn writes_go_through_a_plain_git_repository() {
     let repos = bare_repository();
     let bare = repos.bare();
     let app = App::start(&git_source(bare)).await;
-    let token = app.user(json!(["CreateRfd", "UpdateRfdsAll"])).await;
+    let token = app.github_user(json!(["CreateRfd", "UpdateRfdsAll"])).await;
     let main = ok(repos.git(bare, &["rev-parse", "main"]));
 
     let (status, body) = app
@@ -281,7 +251,7 @@ async fn a_visibility_change_emits_an_event() {
     ));
     ok(app.store.sync_event_subscribers(&events).await);
     ok(app.store.upsert_rfd(&NewRfd { rfd_number: 7, link: None, visibility: Visibility::Private }).await);
-    let manager = app.user(json!(["GetRfdsAll", {"ManageRfdVisibility": 7}])).await;
+    let manager = app.github_user(json!(["GetRfdsAll", {"ManageRfdVisibility": 7}])).await;
     let deliveries = async || {
         let jobs = app.jobs().await;
         jobs.into_iter().filter(|job| job.kind == JobKind::EventDelivery).collect::<Vec<_>>()

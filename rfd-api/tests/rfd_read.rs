@@ -26,10 +26,9 @@ fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
 const STORAGE_URL: &str = "http://rfd.test/storage";
 
 struct App {
-    api: TestApi,
+    api: http_common::FreshApi,
     storage: LocalDirectory,
     storage_dir: PathBuf,
-    _db: rfd_devdb::TestDatabase,
 }
 
 impl std::ops::Deref for App {
@@ -42,17 +41,15 @@ impl std::ops::Deref for App {
 
 impl App {
     async fn start() -> Self {
-        let db = rfd_devdb::test_database().await;
         let storage_dir = std::env::temp_dir().join(format!("rfd-read-storage-{}", Uuid::new_v4()));
-        let config = format!(
-            "{}[search]\nbackend = \"postgres\"\n\
+        let api = http_common::FreshApi::on_fresh_database(&format!(
+            "[search]\nbackend = \"postgres\"\n\
              [storage]\nbackend = \"local\"\ndir = \"{}\"\npublic_url = \"{STORAGE_URL}\"\n",
-            http_common::base_config(&db.url),
             storage_dir.display()
-        );
-        let api = TestApi::start(http_common::load_config(&config, &db.url), &db.url);
+        ))
+        .await;
         let storage = LocalDirectory::new(storage_dir.clone(), STORAGE_URL);
-        Self { api, storage, storage_dir, _db: db }
+        Self { api, storage, storage_dir }
     }
 
     /// GET that must answer 200.

@@ -3,17 +3,13 @@
 
 mod http_common;
 
-use http_common::TestApi;
-
 use chrono::Utc;
 use rfd_github_fake::{FakeGitHub, TestRepo};
-use rfd_model::auth::ProviderIdentity;
 use rfd_model::discussion::RfdDiscussionPullRequest;
 use rfd_model::source::{CommentKind, PullRequestComment};
 use rfd_model::types::ContentFormat;
 use rfd_model::{JobFilter, NewRevision, NewRfd, Page, RfdRevision, Visibility};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
     result.unwrap_or_else(|err| panic!("{err}"))
@@ -40,46 +36,20 @@ fn repo() -> TestRepo {
     repo
 }
 
-struct App {
-    api: TestApi,
-    _db: rfd_devdb::TestDatabase,
-}
-
-impl std::ops::Deref for App {
-    type Target = TestApi;
-
-    fn deref(&self) -> &TestApi {
-        &self.api
-    }
-}
+type App = http_common::FreshApi;
 
 impl App {
     /// A server with (or without) a `[github]` source pointing at `fake`.
     async fn start(fake: Option<&FakeGitHub>) -> Self {
-        let db = rfd_devdb::test_database().await;
-        let mut config = http_common::base_config(&db.url);
-        if let Some(fake) = fake {
-            config.push_str(&format!(
+        let github = fake.map(|fake| {
+            format!(
                 "[github]\nowner = \"acme\"\nrepository = \"rfd\"\ndefault_branch = \"main\"\napi_url = \"{}\"\n\
                  auth = {{ token = \"test-token\" }}\n\
                  retry = {{ max_attempts = 2, backoff_base_ms = 1, backoff_cap_ms = 5, max_rate_limit_wait_secs = 2, request_timeout_secs = 20 }}\n",
                 fake.url()
-            ));
-        }
-        let api = TestApi::start(http_common::load_config(&config, &db.url), &db.url);
-        Self { api, _db: db }
-    }
-
-    /// A user holding `permissions`, known by a GitHub login "Ada Lovelace", and its API key.
-    async fn user(&self, permissions: Value) -> String {
-        let identity = ProviderIdentity {
-            provider: "github".into(),
-            provider_id: Uuid::new_v4().to_string(),
-            emails: vec!["ada@example.com".into()],
-            display_names: vec!["Ada Lovelace".into()],
-        };
-        let (user, _) = ok(self.store.upsert_provider_user(&identity, &permissions).await);
-        self.api_key(user.id).await
+            )
+        });
+        Self::on_fresh_database(github.as_deref().unwrap_or_default()).await
     }
 
     /// Stores RFD `number` with one revision at `commit`, as the pipeline would have.
@@ -136,7 +106,7 @@ async fn twenty_concurrent_reservations_get_twenty_distinct_numbers() {
     let app = App::start(Some(&fake)).await;
     // Stored RFDs count too: 7 is in the database only.
     app.seed(7, Visibility::Private, "aaaa", 5).await;
-    let token = app.user(json!(["CreateRfd"])).await;
+    let token = app.github_user(json!(["CreateRfd"])).await;
 
     let calls = (0..20).map(|i| {
         let (app, token) = (&app, &token);
@@ -177,7 +147,7 @@ async fn a_reservation_with_content_uses_it_as_the_body() {
     let repo = repo();
     let fake = ok(FakeGitHub::start(repo.path(), "acme", "rfd").await);
     let app = App::start(Some(&fake)).await;
-    let token = app.user(json!(["CreateRfd"])).await;
+    let token = app.github_user(json!(["CreateRfd"])).await;
     let (status, body) =
         app.post("/rfd", Some(&token), json!({ "title": "Wires", "content": "== Wires\n\nCopper.\n" })).await;
     assert_eq!((status, body["number"].as_i64()), (202, Some(6)), "{body}");
@@ -196,7 +166,7 @@ async fn each_edit_is_one_commit_on_the_rfd_branch_naming_its_author() {
     let fake = ok(FakeGitHub::start(repo.path(), "acme", "rfd").await);
     let app = App::start(Some(&fake)).await;
     app.seed(5, Visibility::Private, "seed5", 5).await;
-    let token = app.user(json!([{ "GetRfd": 5 }, { "UpdateRfd": 5 }])).await;
+    let token = app.github_user(json!([{ "GetRfd": 5 }, { "UpdateRfd": 5 }])).await;
     let mut commits = count_commits(&repo, "0005");
 
     // Content: the body is replaced, the title and header attributes stay.
@@ -271,7 +241,7 @@ async fn an_rfd_without_a_branch_is_edited_on_a_new_one() {
     let fake = ok(FakeGitHub::start(repo.path(), "acme", "rfd").await);
     let app = App::start(Some(&fake)).await;
     app.seed(1, Visibility::Public, "seed1", 5).await;
-    let token = app.user(json!(["GetRfdsAll", "UpdateRfdsAll"])).await;
+    let token = app.github_user(json!(["GetRfdsAll", "UpdateRfdsAll"])).await;
     let (status, body) = app.post("/rfd/1/attr/labels", Some(&token), json!({ "value": "history" })).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(count_commits(&repo, "0001"), count_commits(&repo, "main") + 1);
@@ -293,7 +263,7 @@ async fn writes_need_their_permissions_and_unreadable_rfds_are_missing() {
     // Reserving needs CreateRfd.
     let (status, _) = app.post("/rfd", None, json!({ "title": "Anon" })).await;
     assert_eq!(status, 401);
-    let reader = app.user(json!(["GetRfdsAll"])).await;
+    let reader = app.github_user(json!(["GetRfdsAll"])).await;
     let (status, _) = app.post("/rfd", Some(&reader), json!({ "title": "Reader" })).await;
     assert_eq!(status, 403);
 
@@ -304,7 +274,7 @@ async fn writes_need_their_permissions_and_unreadable_rfds_are_missing() {
     assert_eq!(status, 401);
 
     // Updatable but not readable (private): exactly like a missing RFD.
-    let writer = app.user(json!([{ "UpdateRfds": [3, 5, 99] }])).await;
+    let writer = app.github_user(json!([{ "UpdateRfds": [3, 5, 99] }])).await;
     let (status, unreadable) = app.post("/rfd/5/content", Some(&writer), content.clone()).await;
     assert_eq!(status, 404);
     let (status, missing) = app.post("/rfd/99/content", Some(&writer), content.clone()).await;
@@ -317,7 +287,7 @@ async fn writes_need_their_permissions_and_unreadable_rfds_are_missing() {
     assert_eq!(status, 404, "anonymous callers cannot see private RFDs either");
 
     // Update on another RFD does not cover this one.
-    let other = app.user(json!(["GetRfdsAll", { "UpdateRfd": 3 }])).await;
+    let other = app.github_user(json!(["GetRfdsAll", { "UpdateRfd": 3 }])).await;
     let (status, _) = app.post("/rfd/5/state/discuss", Some(&other), json!(null)).await;
     assert_eq!(status, 403);
 
@@ -329,7 +299,7 @@ async fn writes_need_their_permissions_and_unreadable_rfds_are_missing() {
     let (status, body) = app
         .post(
             "/rfd/3/attr/labels",
-            Some(&app.user(json!([{ "GetRfds": [3] }, { "UpdateRfds": [3] }])).await),
+            Some(&app.github_user(json!([{ "GetRfds": [3] }, { "UpdateRfds": [3] }])).await),
             json!({ "value": "x" }),
         )
         .await;
@@ -340,7 +310,7 @@ async fn writes_need_their_permissions_and_unreadable_rfds_are_missing() {
 async fn without_a_source_writes_answer_503() {
     let app = App::start(None).await;
     app.seed(1, Visibility::Public, "seed1", 5).await;
-    let admin = app.user(json!(["CreateRfd", "GetRfdsAll", "UpdateRfdsAll"])).await;
+    let admin = app.github_user(json!(["CreateRfd", "GetRfdsAll", "UpdateRfdsAll"])).await;
     let (status, body) = app.post("/rfd", Some(&admin), json!({ "title": "Nowhere" })).await;
     assert_eq!(status, 503, "{body}");
     assert!(body["message"].as_str().unwrap_or_default().contains("no RFD source is configured"), "{body}");
@@ -386,7 +356,7 @@ async fn discussions_are_served_for_the_latest_and_a_historic_revision() {
     ];
     ok(app.store.replace_discussion(new.rfd_id, new.id, &pr, &newer).await);
 
-    let reader = app.user(json!([{ "GetRfd": 5 }, { "GetDiscussion": 5 }])).await;
+    let reader = app.github_user(json!([{ "GetRfd": 5 }, { "GetDiscussion": 5 }])).await;
     let (status, latest) = app.get("/rfd/5/discussion", Some(&reader)).await;
     assert_eq!(status, 200, "{latest}");
     assert_eq!(latest["revision_id"], json!(new.id));
@@ -420,14 +390,14 @@ async fn discussions_are_served_for_the_latest_and_a_historic_revision() {
     let (status, _) = app.get(&format!("/rfd/1/revision/{}/discussion", old.id), Some(&reader)).await;
     assert_eq!(status, 404);
     // A revision processed without a pull request: an empty discussion.
-    let everyone = app.user(json!(["GetDiscussionsAll"])).await;
+    let everyone = app.github_user(json!(["GetDiscussionsAll"])).await;
     let (status, empty) =
         app.get(&format!("/rfd/1/revision/{}/discussion", without.id), Some(&everyone)).await;
     assert_eq!(status, 200, "{empty}");
     assert_eq!((empty["pull_request"].clone(), empty["comments"].clone()), (Value::Null, json!([])));
 
     // Permissions: read access and GetDiscussion.
-    let no_discussion = app.user(json!([{ "GetRfd": 5 }])).await;
+    let no_discussion = app.github_user(json!([{ "GetRfd": 5 }])).await;
     let (status, _) = app.get("/rfd/5/discussion", Some(&no_discussion)).await;
     assert_eq!(status, 403);
     let (status, unreadable) = app.get("/rfd/5/discussion", Some(&everyone)).await;

@@ -63,6 +63,31 @@ pub fn load_config(config: &str, database_url: &str) -> ApiConfig {
     config
 }
 
+/// A [`TestApi`] on a fresh test database of its own, dropped with it; derefs to the API.
+pub struct FreshApi {
+    api: TestApi,
+    _db: rfd_devdb::TestDatabase,
+}
+
+impl FreshApi {
+    /// Starts the API on a fresh database; its config is [`base_config`] followed by
+    /// `extra` (TOML).
+    pub async fn on_fresh_database(extra: &str) -> Self {
+        let db = rfd_devdb::test_database().await;
+        let config = format!("{}{extra}", base_config(&db.url));
+        let api = TestApi::start(load_config(&config, &db.url), &db.url);
+        Self { api, _db: db }
+    }
+}
+
+impl std::ops::Deref for FreshApi {
+    type Target = TestApi;
+
+    fn deref(&self) -> &TestApi {
+        &self.api
+    }
+}
+
 /// A running `rfd-api` (stopped when dropped), its base URL, a store on its database
 /// and an HTTP client.
 pub struct TestApi {
@@ -132,6 +157,19 @@ impl TestApi {
             .create_api_key(user, &secret.hash, None, Utc::now() + chrono::Duration::hours(1))
             .await);
         secret.value
+    }
+
+    /// A user holding `permissions`, signed in with GitHub as "Ada Lovelace
+    /// <ada@example.com>", and an API key of it.
+    pub async fn github_user(&self, permissions: Value) -> String {
+        let identity = rfd_model::auth::ProviderIdentity {
+            provider: "github".into(),
+            provider_id: Uuid::new_v4().to_string(),
+            emails: vec!["ada@example.com".into()],
+            display_names: vec!["Ada Lovelace".into()],
+        };
+        let (user, _) = ok(self.store.upsert_provider_user(&identity, &permissions).await);
+        self.api_key(user.id).await
     }
 
     /// A new user holding `permissions` and in `groups`, and an API key of it.
